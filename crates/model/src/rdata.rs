@@ -164,10 +164,10 @@ fn map_name_token(rrtype: RrType, text: &str, mut f: impl FnMut(&str) -> String)
                 *p = f(p);
             }
             // SOA and RP carry a second name (rname / txt domain) right after the first.
-            if matches!(rrtype, RrType::SOA | RrType::RP | RrType::MINFO) {
-                if let Some(p) = parts.get_mut(i + 1) {
-                    *p = f(p);
-                }
+            if matches!(rrtype, RrType::SOA | RrType::RP | RrType::MINFO)
+                && let Some(p) = parts.get_mut(i + 1)
+            {
+                *p = f(p);
             }
             parts.join(" ")
         }

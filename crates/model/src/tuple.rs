@@ -149,7 +149,7 @@ mod tests {
             cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..6),
             seed in any::<u64>(),
         ) {
-            let whole = fold(&[obs.clone()]);
+            let whole = fold(std::slice::from_ref(&obs));
             // Shuffle deterministically from the seed, then cut into batches.
             let mut shuffled = obs.clone();
             let mut x = seed | 1;

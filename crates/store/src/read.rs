@@ -1,0 +1,719 @@
+//! The read path: every query form is an index range scan (checked by tests with
+//! `EXPLAIN QUERY PLAN`). Rows of one key seen by several sensors come out adjacent and are
+//! merged here, so callers see one row per `(rrname, rrtype, rdata)`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use dnsrecall_model::{ClientId, Name, Rcode, RrType, TupleValue};
+use rusqlite::types::Value;
+use rusqlite::{Row, params_from_iter};
+
+use crate::{QueryError, SqliteStore, codec};
+
+/// Which names a query is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameSelector {
+    /// Exactly this name.
+    Exact(Name),
+    /// Strict subdomains of this name (`*.sans.org`).
+    Subdomains(Name),
+    /// Names that start with these labels (`isc.sans.*`); holds `isc.sans`.
+    Prefix(String),
+    /// Names containing this text (`*sans*`); at least 3 characters.
+    Substring(String),
+}
+
+/// What a tuple query selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selector {
+    /// Tuples owned by these names.
+    Name(NameSelector),
+    /// A and AAAA tuples whose address lies in `[lo, hi]` (same family).
+    Address { lo: IpAddr, hi: IpAddr },
+    /// Tuples whose rdata points at these names (CNAME, NS, MX, PTR, SRV, ... targets).
+    RdataName(NameSelector),
+}
+
+/// DNSDB's four time fences, inclusive, in epoch seconds. Applied after merging sensors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeFence {
+    pub first_after: Option<i64>,
+    pub first_before: Option<i64>,
+    pub last_after: Option<i64>,
+    pub last_before: Option<i64>,
+}
+
+impl TimeFence {
+    #[must_use]
+    pub fn admits(&self, time_first: i64, time_last: i64) -> bool {
+        self.first_after.is_none_or(|t| time_first >= t)
+            && self.first_before.is_none_or(|t| time_first <= t)
+            && self.last_after.is_none_or(|t| time_last >= t)
+            && self.last_before.is_none_or(|t| time_last <= t)
+    }
+}
+
+/// Filters besides the selector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TupleFilter {
+    /// `None`: every type.
+    pub rrtypes: Option<Vec<RrType>>,
+    /// `None`: every sensor (merged).
+    pub sensors: Option<Vec<String>>,
+    pub fence: TimeFence,
+}
+
+/// Result order. `Natural` is the index order (by name, reversed by label for `*.x`; by
+/// address for address queries) and streams; the others sort and keep only what is asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    Natural,
+    TimeFirst {
+        descending: bool,
+    },
+    TimeLast {
+        descending: bool,
+    },
+    Count {
+        descending: bool,
+    },
+    Name {
+        descending: bool,
+    },
+}
+
+/// One merged tuple.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TupleRow {
+    pub rrname: Name,
+    pub rrtype: RrType,
+    /// Presentation format, canonical (names without trailing dot).
+    pub rdata: String,
+    pub time_first: i64,
+    pub time_last: i64,
+    pub count: u64,
+    pub ttl: Option<u32>,
+    pub sensors: Vec<Arc<str>>,
+}
+
+/// One merged client sighting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRow {
+    pub client: ClientId,
+    pub qname: Name,
+    pub qtype: RrType,
+    pub time_first: i64,
+    pub time_last: i64,
+    pub count: u64,
+    pub sensors: Vec<Arc<str>>,
+}
+
+/// One merged negative answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NegativeRow {
+    pub qname: Name,
+    pub qtype: RrType,
+    pub rcode: Rcode,
+    pub time_first: i64,
+    pub time_last: i64,
+    pub count: u64,
+    pub sensors: Vec<Arc<str>>,
+}
+
+/// What a query did, for `--stats` and the API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryStats {
+    pub rows_read: u64,
+    pub rows_returned: u64,
+}
+
+/// A query in SQL: text and parameters.
+struct Sql {
+    text: String,
+    params: Vec<Value>,
+}
+
+/// `(condition on names alias, params)` for a name selector; `alias.name` is the column.
+fn name_condition(
+    sel: &NameSelector,
+    alias: &str,
+) -> Result<(String, String, Vec<Value>), QueryError> {
+    Ok(match sel {
+        NameSelector::Exact(n) => (
+            format!("{alias}.name = ?"),
+            format!("{alias}.name"),
+            vec![Value::Text(n.to_string())],
+        ),
+        NameSelector::Subdomains(n) => {
+            if n.is_root() {
+                (
+                    format!("rev_labels({alias}.name) >= ''"),
+                    format!("rev_labels({alias}.name)"),
+                    vec![],
+                )
+            } else {
+                let rev = n.reversed();
+                (
+                    format!("rev_labels({alias}.name) > ? AND rev_labels({alias}.name) < ?"),
+                    format!("rev_labels({alias}.name)"),
+                    vec![
+                        Value::Text(format!("{rev}.")),
+                        Value::Text(format!("{rev}/")),
+                    ],
+                )
+            }
+        }
+        NameSelector::Prefix(p) => (
+            format!("{alias}.name > ? AND {alias}.name < ?"),
+            format!("{alias}.name"),
+            vec![Value::Text(format!("{p}.")), Value::Text(format!("{p}/"))],
+        ),
+        NameSelector::Substring(s) => {
+            if s.chars().count() < 3 {
+                return Err(QueryError::Invalid(format!(
+                    "substring {s:?} is too short: give at least 3 characters between the *s"
+                )));
+            }
+            let mut grams: Vec<String> = Vec::new();
+            let chars: Vec<char> = s.chars().collect();
+            for w in chars.windows(3) {
+                let g: String = w.iter().collect();
+                if !grams.contains(&g) {
+                    grams.push(g);
+                }
+            }
+            let expr = grams
+                .iter()
+                .map(|g| format!("\"{}\"", g.replace('"', "\"\"")))
+                .collect::<Vec<_>>()
+                .join(" AND ");
+            (
+                format!(
+                    "{alias}.id IN (SELECT rowid FROM names_fts WHERE names_fts MATCH ?) \
+                     AND instr({alias}.name, ?) > 0"
+                ),
+                format!("{alias}.id"),
+                vec![Value::Text(expr), Value::Text(s.clone())],
+            )
+        }
+    })
+}
+
+fn type_condition(column: &str, filter: &TupleFilter, params: &mut Vec<Value>) -> String {
+    match &filter.rrtypes {
+        None => String::new(),
+        Some(types) => {
+            let marks = vec!["?"; types.len().max(1)].join(", ");
+            if types.is_empty() {
+                params.push(Value::Integer(-1));
+            }
+            params.extend(types.iter().map(|t| Value::Integer(i64::from(t.0))));
+            format!(" AND {column} IN ({marks})")
+        }
+    }
+}
+
+impl SqliteStore {
+    fn sensor_condition(
+        &self,
+        column: &str,
+        filter_sensors: Option<&Vec<String>>,
+        params: &mut Vec<Value>,
+    ) -> Result<String, QueryError> {
+        let Some(names) = filter_sensors else {
+            return Ok(String::new());
+        };
+        let mut ids = Vec::new();
+        for n in names {
+            let id: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT id FROM sensors WHERE name = ?1")?
+                .query_row([n], |r| r.get(0))
+                .ok();
+            ids.push(id.unwrap_or(-1));
+        }
+        if ids.is_empty() {
+            ids.push(-1);
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        params.extend(ids.into_iter().map(Value::Integer));
+        Ok(format!(" AND {column} IN ({marks})"))
+    }
+
+    fn tuple_sql(&self, sel: &Selector, filter: &TupleFilter) -> Result<Sql, QueryError> {
+        const COLS: &str = "n.name, t.rrtype, t.rdata, tn.name, t.sensor, t.time_first, \
+                            t.time_last, t.count, t.ttl";
+        let mut params = Vec::new();
+        let text = match sel {
+            Selector::Name(ns) => {
+                let (cond, order, p) = name_condition(ns, "n")?;
+                params.extend(p);
+                let types = type_condition("t.rrtype", filter, &mut params);
+                let sensors =
+                    self.sensor_condition("t.sensor", filter.sensors.as_ref(), &mut params)?;
+                format!(
+                    "SELECT {COLS} FROM names n JOIN tuples t ON t.name_id = n.id \
+                     LEFT JOIN names tn ON tn.id = t.target \
+                     WHERE {cond}{types}{sensors} ORDER BY {order}"
+                )
+            }
+            Selector::Address { lo, hi } => {
+                let rrtype = if lo.is_ipv4() { 1 } else { 28 };
+                params.push(Value::Blob(codec::address_key(*lo)));
+                params.push(Value::Blob(codec::address_key(*hi)));
+                let mut types = String::new();
+                if let Some(ts) = &filter.rrtypes
+                    && !ts.contains(&RrType(rrtype))
+                {
+                    types = " AND 0".to_owned();
+                }
+                let sensors =
+                    self.sensor_condition("t.sensor", filter.sensors.as_ref(), &mut params)?;
+                format!(
+                    "SELECT {COLS} FROM tuples t JOIN names n ON n.id = t.name_id \
+                     LEFT JOIN names tn ON tn.id = t.target \
+                     WHERE t.rrtype = {rrtype} AND t.rdata >= ? AND t.rdata <= ?{types}{sensors} \
+                     ORDER BY t.rdata"
+                )
+            }
+            Selector::RdataName(ns) => {
+                let (cond, order, p) = name_condition(ns, "tn")?;
+                params.extend(p);
+                let types = type_condition("t.rrtype", filter, &mut params);
+                let sensors =
+                    self.sensor_condition("t.sensor", filter.sensors.as_ref(), &mut params)?;
+                format!(
+                    "SELECT {COLS} FROM names tn JOIN tuples t ON t.target = tn.id \
+                     JOIN names n ON n.id = t.name_id \
+                     WHERE {cond} AND t.target <> 0{types}{sensors} ORDER BY {order}"
+                )
+            }
+        };
+        Ok(Sql { text, params })
+    }
+
+    /// The SQL plan of a tuple query, one line per step (for tests and `--explain`).
+    ///
+    /// # Errors
+    /// When the selector is invalid or SQLite fails.
+    pub fn explain_tuples(
+        &self,
+        sel: &Selector,
+        filter: &TupleFilter,
+    ) -> Result<Vec<String>, QueryError> {
+        let sql = self.tuple_sql(sel, filter)?;
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
+        let rows = st.query_map(params_from_iter(sql.params.iter()), |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Streams merged tuples in natural order to `f` until it breaks.
+    ///
+    /// # Errors
+    /// When the selector is invalid or SQLite fails.
+    pub fn for_each_tuple(
+        &mut self,
+        sel: &Selector,
+        filter: &TupleFilter,
+        mut f: impl FnMut(TupleRow) -> ControlFlow<()>,
+    ) -> Result<QueryStats, QueryError> {
+        let sql = self.tuple_sql(sel, filter)?;
+        let fence = filter.fence;
+        self.stream_merged(&sql, tuple_from_row, |mut row, v, sensors| {
+            if !fence.admits(v.time_first, v.time_last) {
+                return None;
+            }
+            (row.time_first, row.time_last, row.count, row.ttl) =
+                (v.time_first, v.time_last, v.count, v.ttl);
+            row.sensors = sensors;
+            Some(f(row))
+        })
+    }
+
+    /// Runs `sql`, merges adjacent rows with the same identity (one key seen by several
+    /// sensors), and hands each merged row to `f` (`None`: filtered out).
+    fn stream_merged<R>(
+        &self,
+        sql: &Sql,
+        decode: impl Fn(&Row<'_>) -> rusqlite::Result<Decoded<R>>,
+        mut f: impl FnMut(R, TupleValue, Vec<Arc<str>>) -> Option<ControlFlow<()>>,
+    ) -> Result<QueryStats, QueryError> {
+        let mut stats = QueryStats::default();
+        let mut names: HashMap<i64, Option<Arc<str>>> = HashMap::new();
+        let mut sensor = |id: i64| -> Option<Arc<str>> {
+            if id == 0 {
+                return None;
+            }
+            names
+                .entry(id)
+                .or_insert_with(|| {
+                    self.conn
+                        .query_row("SELECT name FROM sensors WHERE id = ?1", [id], |r| {
+                            r.get::<_, String>(0)
+                        })
+                        .ok()
+                        .map(Arc::from)
+                })
+                .clone()
+        };
+        let mut st = self.conn.prepare_cached(&sql.text)?;
+        let mut rows = st.query(params_from_iter(sql.params.iter()))?;
+        let mut pending: Option<(Decoded<R>, Vec<Arc<str>>)> = None;
+        let mut finish = |p: Option<(Decoded<R>, Vec<Arc<str>>)>, stats: &mut QueryStats| {
+            let Some((d, sensors)) = p else { return false };
+            match f(d.row, d.value, sensors) {
+                None => false,
+                Some(flow) => {
+                    stats.rows_returned += 1;
+                    flow.is_break()
+                }
+            }
+        };
+        while let Some(row) = rows.next()? {
+            stats.rows_read += 1;
+            let d = decode(row)?;
+            let s = sensor(d.sensor);
+            match &mut pending {
+                Some((p, sensors)) if p.identity == d.identity => {
+                    p.value.merge(&d.value);
+                    if let Some(s) = s
+                        && !sensors.contains(&s)
+                    {
+                        sensors.push(s);
+                    }
+                }
+                _ => {
+                    let done = pending.replace((d, s.into_iter().collect()));
+                    if finish(done, &mut stats) {
+                        return Ok(stats);
+                    }
+                }
+            }
+        }
+        finish(pending.take(), &mut stats);
+        Ok(stats)
+    }
+
+    /// Runs a tuple query with order, offset and limit. The flag says whether more rows
+    /// matched than were returned (the limit cut the result).
+    ///
+    /// # Errors
+    /// When the selector is invalid or SQLite fails.
+    pub fn query_tuples(
+        &mut self,
+        sel: &Selector,
+        filter: &TupleFilter,
+        sort: Sort,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(Vec<TupleRow>, bool), QueryError> {
+        let mut out = Vec::new();
+        let mut truncated = false;
+        match sort {
+            Sort::Natural => {
+                let mut skipped = 0;
+                self.for_each_tuple(sel, filter, |row| {
+                    if skipped < offset {
+                        skipped += 1;
+                        return ControlFlow::Continue(());
+                    }
+                    if out.len() == limit {
+                        truncated = true;
+                        return ControlFlow::Break(());
+                    }
+                    out.push(row);
+                    ControlFlow::Continue(())
+                })?;
+            }
+            _ => {
+                let keep = offset.saturating_add(limit);
+                let mut seen = 0usize;
+                self.for_each_tuple(sel, filter, |row| {
+                    seen += 1;
+                    out.push(row);
+                    if out.len() >= keep.saturating_mul(2).max(1024) {
+                        sort_rows(&mut out, sort);
+                        out.truncate(keep);
+                    }
+                    ControlFlow::Continue(())
+                })?;
+                sort_rows(&mut out, sort);
+                truncated = seen > keep;
+                out.truncate(keep);
+                out.drain(..offset.min(out.len()));
+            }
+        }
+        Ok((out, truncated))
+    }
+}
+
+fn sort_rows(rows: &mut [TupleRow], sort: Sort) {
+    let natural = |a: &TupleRow, b: &TupleRow| {
+        (a.rrname.as_str(), a.rrtype, &a.rdata).cmp(&(b.rrname.as_str(), b.rrtype, &b.rdata))
+    };
+    let dir = |o: std::cmp::Ordering, d: bool| if d { o.reverse() } else { o };
+    match sort {
+        Sort::Natural => {}
+        Sort::TimeFirst { descending } => rows.sort_by(|a, b| {
+            dir(a.time_first.cmp(&b.time_first), descending).then_with(|| natural(a, b))
+        }),
+        Sort::TimeLast { descending } => rows.sort_by(|a, b| {
+            dir(a.time_last.cmp(&b.time_last), descending).then_with(|| natural(a, b))
+        }),
+        Sort::Count { descending } => {
+            rows.sort_by(|a, b| dir(a.count.cmp(&b.count), descending).then_with(|| natural(a, b)));
+        }
+        Sort::Name { descending } => rows.sort_by(|a, b| dir(natural(a, b), descending)),
+    }
+}
+
+/// A row as read: the caller's row, its identity (rows of one key from several sensors
+/// share it), its value and its sensor id.
+struct Decoded<R> {
+    row: R,
+    identity: Vec<u8>,
+    value: TupleValue,
+    sensor: i64,
+}
+
+fn identity_of(parts: &[&[u8]]) -> Vec<u8> {
+    let mut id = Vec::with_capacity(parts.iter().map(|p| p.len() + 1).sum());
+    for p in parts {
+        id.extend_from_slice(p);
+        id.push(0xff);
+    }
+    id
+}
+
+fn value_from_row(row: &Row<'_>, first: usize) -> rusqlite::Result<TupleValue> {
+    Ok(TupleValue {
+        time_first: row.get(first)?,
+        time_last: row.get(first + 1)?,
+        count: row.get::<_, i64>(first + 2)?.cast_unsigned(),
+        ttl: None,
+    })
+}
+
+fn rrtype_at(row: &Row<'_>, i: usize) -> rusqlite::Result<RrType> {
+    Ok(RrType(u16::try_from(row.get::<_, i64>(i)?).unwrap_or(0)))
+}
+
+fn tuple_from_row(row: &Row<'_>) -> rusqlite::Result<Decoded<TupleRow>> {
+    let rrname: String = row.get(0)?;
+    let rrtype = rrtype_at(row, 1)?;
+    let raw = row.get_ref(2)?;
+    let target: Option<String> = row.get(3)?;
+    let rdata = codec::decode(rrtype, raw, target.as_deref());
+    let identity = identity_of(&[
+        rrname.as_bytes(),
+        &rrtype.0.to_be_bytes(),
+        raw.as_bytes().unwrap_or_default(),
+        target.as_deref().unwrap_or("").as_bytes(),
+    ]);
+    let mut value = value_from_row(row, 5)?;
+    value.ttl = row
+        .get::<_, Option<i64>>(8)?
+        .and_then(|t| u32::try_from(t).ok());
+    Ok(Decoded {
+        row: TupleRow {
+            rrname: Name::from_canonical_unchecked(rrname),
+            rrtype,
+            rdata,
+            time_first: value.time_first,
+            time_last: value.time_last,
+            count: value.count,
+            ttl: value.ttl,
+            sensors: Vec::new(),
+        },
+        identity,
+        value,
+        sensor: row.get(4)?,
+    })
+}
+
+fn client_from_row(row: &Row<'_>) -> rusqlite::Result<Decoded<ClientRow>> {
+    let qname: String = row.get(0)?;
+    let client_raw: Vec<u8> = row.get(1)?;
+    let qtype = rrtype_at(row, 2)?;
+    let identity = identity_of(&[qname.as_bytes(), &client_raw, &qtype.0.to_be_bytes()]);
+    let value = value_from_row(row, 4)?;
+    let client = ClientId::from_bytes(&client_raw).unwrap_or(ClientId::V4([0; 4]));
+    Ok(Decoded {
+        row: ClientRow {
+            client,
+            qname: Name::from_canonical_unchecked(qname),
+            qtype,
+            time_first: value.time_first,
+            time_last: value.time_last,
+            count: value.count,
+            sensors: Vec::new(),
+        },
+        identity,
+        value,
+        sensor: row.get(3)?,
+    })
+}
+
+fn negative_from_row(row: &Row<'_>) -> rusqlite::Result<Decoded<NegativeRow>> {
+    let qname: String = row.get(0)?;
+    let qtype = rrtype_at(row, 1)?;
+    let rcode = Rcode(u16::try_from(row.get::<_, i64>(2)?).unwrap_or(0));
+    let identity = identity_of(&[
+        qname.as_bytes(),
+        &qtype.0.to_be_bytes(),
+        &rcode.0.to_be_bytes(),
+    ]);
+    let value = value_from_row(row, 4)?;
+    Ok(Decoded {
+        row: NegativeRow {
+            qname: Name::from_canonical_unchecked(qname),
+            qtype,
+            rcode,
+            time_first: value.time_first,
+            time_last: value.time_last,
+            count: value.count,
+            sensors: Vec::new(),
+        },
+        identity,
+        value,
+        sensor: row.get(3)?,
+    })
+}
+
+impl SqliteStore {
+    fn client_sql(&self, sel: &Selector, filter: &TupleFilter) -> Result<Sql, QueryError> {
+        const COLS: &str =
+            "n.name, c.client, c.qtype, c.sensor, c.time_first, c.time_last, c.count";
+        let mut params = Vec::new();
+        let text = match sel {
+            Selector::Name(ns) => {
+                let (cond, order, p) = name_condition(ns, "n")?;
+                params.extend(p);
+                let types = type_condition("c.qtype", filter, &mut params);
+                let sensors =
+                    self.sensor_condition("c.sensor", filter.sensors.as_ref(), &mut params)?;
+                format!(
+                    "SELECT {COLS} FROM names n JOIN clients c ON c.name_id = n.id \
+                     WHERE {cond}{types}{sensors} ORDER BY {order}"
+                )
+            }
+            Selector::Address { lo, hi } => {
+                let lo = codec::address_key(*lo);
+                let len = lo.len();
+                params.push(Value::Blob(lo));
+                params.push(Value::Blob(codec::address_key(*hi)));
+                let types = type_condition("c.qtype", filter, &mut params);
+                let sensors =
+                    self.sensor_condition("c.sensor", filter.sensors.as_ref(), &mut params)?;
+                format!(
+                    "SELECT {COLS} FROM clients c JOIN names n ON n.id = c.name_id \
+                     WHERE c.client >= ? AND c.client <= ? AND length(c.client) = {len}\
+                     {types}{sensors} ORDER BY c.client"
+                )
+            }
+            Selector::RdataName(_) => {
+                return Err(QueryError::Invalid(
+                    "client sightings are kept by query name: --rdata does not apply".into(),
+                ));
+            }
+        };
+        Ok(Sql { text, params })
+    }
+
+    fn negative_sql(&self, sel: &Selector, filter: &TupleFilter) -> Result<Sql, QueryError> {
+        let Selector::Name(ns) = sel else {
+            return Err(QueryError::Invalid(
+                "negative answers are kept by query name: give a name pattern".into(),
+            ));
+        };
+        let mut params = Vec::new();
+        let (cond, order, p) = name_condition(ns, "n")?;
+        params.extend(p);
+        let types = type_condition("g.qtype", filter, &mut params);
+        let sensors = self.sensor_condition("g.sensor", filter.sensors.as_ref(), &mut params)?;
+        Ok(Sql {
+            text: format!(
+                "SELECT n.name, g.qtype, g.rcode, g.sensor, g.time_first, g.time_last, g.count \
+                 FROM names n JOIN negatives g ON g.name_id = n.id \
+                 WHERE {cond}{types}{sensors} ORDER BY {order}"
+            ),
+            params,
+        })
+    }
+
+    /// Streams merged client sightings: by query name, or by client address range.
+    ///
+    /// # Errors
+    /// When the selector does not apply or SQLite fails.
+    pub fn for_each_client(
+        &mut self,
+        sel: &Selector,
+        filter: &TupleFilter,
+        mut f: impl FnMut(ClientRow) -> ControlFlow<()>,
+    ) -> Result<QueryStats, QueryError> {
+        let sql = self.client_sql(sel, filter)?;
+        let fence = filter.fence;
+        self.stream_merged(&sql, client_from_row, |mut row, v, sensors| {
+            if !fence.admits(v.time_first, v.time_last) {
+                return None;
+            }
+            (row.time_first, row.time_last, row.count) = (v.time_first, v.time_last, v.count);
+            row.sensors = sensors;
+            Some(f(row))
+        })
+    }
+
+    /// Streams merged negative answers (NXDOMAIN and other rcodes) for a name selector.
+    ///
+    /// # Errors
+    /// When the selector does not apply or SQLite fails.
+    pub fn for_each_negative(
+        &mut self,
+        sel: &Selector,
+        filter: &TupleFilter,
+        mut f: impl FnMut(NegativeRow) -> ControlFlow<()>,
+    ) -> Result<QueryStats, QueryError> {
+        let sql = self.negative_sql(sel, filter)?;
+        let fence = filter.fence;
+        self.stream_merged(&sql, negative_from_row, |mut row, v, sensors| {
+            if !fence.admits(v.time_first, v.time_last) {
+                return None;
+            }
+            (row.time_first, row.time_last, row.count) = (v.time_first, v.time_last, v.count);
+            row.sensors = sensors;
+            Some(f(row))
+        })
+    }
+
+    /// Query plans of the client and negative queries, for tests.
+    ///
+    /// # Errors
+    /// When the selector does not apply or SQLite fails.
+    pub fn explain_other(
+        &self,
+        clients: bool,
+        sel: &Selector,
+        filter: &TupleFilter,
+    ) -> Result<Vec<String>, QueryError> {
+        let sql = if clients {
+            self.client_sql(sel, filter)?
+        } else {
+            self.negative_sql(sel, filter)?
+        };
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
+        let rows = st.query_map(params_from_iter(sql.params.iter()), |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+}

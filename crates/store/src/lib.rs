@@ -24,7 +24,7 @@ pub use admin::{PruneStats, StoreStats};
 pub use codec::address_key;
 pub use read::{
     ClientRow, NameSelector, NegativeRow, QueryStats, Selector, Sort, TimeFence, TupleFilter,
-    TupleRow,
+    TupleRow, TypeSet,
 };
 pub use schema::SCHEMA_VERSION;
 pub use write::{Batch, Checkpoint, WriteStats};

@@ -56,11 +56,28 @@ impl TimeFence {
     }
 }
 
+/// A set of record types: those listed, or all but those listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeSet {
+    Only(Vec<RrType>),
+    Except(Vec<RrType>),
+}
+
+impl TypeSet {
+    #[must_use]
+    pub fn contains(&self, t: RrType) -> bool {
+        match self {
+            Self::Only(ts) => ts.contains(&t),
+            Self::Except(ts) => !ts.contains(&t),
+        }
+    }
+}
+
 /// Filters besides the selector.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TupleFilter {
     /// `None`: every type.
-    pub rrtypes: Option<Vec<RrType>>,
+    pub rrtypes: Option<TypeSet>,
     /// `None`: every sensor (merged).
     pub sensors: Option<Vec<String>>,
     pub fence: TimeFence,
@@ -204,17 +221,17 @@ fn name_condition(
 }
 
 fn type_condition(column: &str, filter: &TupleFilter, params: &mut Vec<Value>) -> String {
-    match &filter.rrtypes {
-        None => String::new(),
-        Some(types) => {
-            let marks = vec!["?"; types.len().max(1)].join(", ");
-            if types.is_empty() {
-                params.push(Value::Integer(-1));
-            }
-            params.extend(types.iter().map(|t| Value::Integer(i64::from(t.0))));
-            format!(" AND {column} IN ({marks})")
-        }
+    let (op, types) = match &filter.rrtypes {
+        None => return String::new(),
+        Some(TypeSet::Only(ts)) => ("IN", ts),
+        Some(TypeSet::Except(ts)) => ("NOT IN", ts),
+    };
+    let marks = vec!["?"; types.len().max(1)].join(", ");
+    if types.is_empty() {
+        params.push(Value::Integer(-1));
     }
+    params.extend(types.iter().map(|t| Value::Integer(i64::from(t.0))));
+    format!(" AND {column} {op} ({marks})")
 }
 
 impl SqliteStore {
@@ -267,7 +284,7 @@ impl SqliteStore {
                 params.push(Value::Blob(codec::address_key(*hi)));
                 let mut types = String::new();
                 if let Some(ts) = &filter.rrtypes
-                    && !ts.contains(&RrType(rrtype))
+                    && !ts.contains(RrType(rrtype))
                 {
                     types = " AND 0".to_owned();
                 }

@@ -9,7 +9,7 @@ use dnsrecall_model::{
     ClientId, ClientKey, Name, NegativeKey, Rcode, Rdata, RrType, TupleKey, TupleValue,
 };
 use dnsrecall_store::{
-    Batch, NameSelector, Selector, Sort, SqliteStore, TimeFence, TupleFilter, TupleRow,
+    Batch, NameSelector, Selector, Sort, SqliteStore, TimeFence, TupleFilter, TupleRow, TypeSet,
 };
 
 fn name(s: &str) -> Name {
@@ -145,7 +145,7 @@ fn every_query_form_is_an_index_range_scan() {
     let filters = [
         TupleFilter::default(),
         TupleFilter {
-            rrtypes: Some(vec![RrType::A, RrType::AAAA]),
+            rrtypes: Some(TypeSet::Only(vec![RrType::A, RrType::AAAA])),
             sensors: Some(vec!["s1".into()]),
             fence: TimeFence::default(),
         },
@@ -304,7 +304,7 @@ fn filters_limits_and_sorts() {
     let (_dir, mut store) = sample_store();
     let all = Selector::Name(NameSelector::Substring("org".into()));
     let only_a = TupleFilter {
-        rrtypes: Some(vec![RrType::A]),
+        rrtypes: Some(TypeSet::Only(vec![RrType::A])),
         ..Default::default()
     };
     let (rows, cut) = store

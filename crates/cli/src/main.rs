@@ -1,1 +1,143 @@
-fn main() {}
+//! `dnsrecall`: argument parsing and wiring only; the work happens in the library crates.
+
+mod admin_cmd;
+mod config;
+mod ingest_cmd;
+mod query_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes (documented in `dnsrecall --help`).
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// No results (with `--fail-empty`), or bad input lines seen during an ingest.
+    pub const EMPTY_OR_BAD_LINES: u8 = 1;
+    /// Usage error: bad option, pattern or time.
+    pub const USAGE: u8 = 2;
+    /// Runtime failure: the store or an input could not be used.
+    pub const FAILURE: u8 = 3;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok; 1 no results (with --fail-empty) or bad input lines seen by ingest;
+2 usage error; 3 the store or an input failed.
+
+Examples:
+  dnsrecall ingest /var/log/passivedns.json          # import a passivedns log
+  dnsrecall ingest --follow /var/log/passivedns.json  # keep importing as it grows
+  dnsrecall query '*sans*'                            # names containing 'sans'
+  dnsrecall query '*.sans.org' --type A --last-after 30d
+  dnsrecall query 204.51.94.0/24                      # answers in a prefix
+  dnsrecall query --rdata '*.cloudfront.net'          # who points at these names
+  dnsrecall clients isc.sans.org --after 30d          # which hosts asked";
+
+/// Self-hosted passive DNS: collect DNS answers, keep their history, search it.
+#[derive(Debug, Parser)]
+#[command(name = "dnsrecall", version, about, after_help = AFTER_HELP, max_term_width = 100)]
+pub struct Cli {
+    /// Directory of the embedded store [env: DNSRECALL_DATA_DIR; default: the platform
+    /// data directory, e.g. ~/.local/share/dnsrecall].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Store URL instead of --data-dir: sqlite:PATH (a database file).
+    #[arg(long, global = true, value_name = "URL")]
+    pub store: Option<String>,
+    /// TOML configuration file [env: DNSRECALL_CONFIG; default:
+    /// ~/.config/dnsrecall/config.toml when it exists].
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); RUST_LOG works too.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import passive DNS logs (passivedns JSON or text, COF), whole or followed.
+    Ingest(ingest_cmd::IngestArgs),
+    /// Search the history by name, address, or names inside answers.
+    Query(query_cmd::QueryArgs),
+    /// Which clients asked for these names (or what a client asked for).
+    Clients(query_cmd::ClientsArgs),
+    /// Delete history older than a retention period.
+    Prune(admin_cmd::PruneArgs),
+    /// Store size, tuple counts by type, time range and sensors.
+    Stats(admin_cmd::StatsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    init_logging(cli.verbose);
+    let config = match config::Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let result = match &cli.command {
+        Command::Ingest(a) => ingest_cmd::run(&cli, &config, a),
+        Command::Query(a) => query_cmd::run_query(&cli, &config, a),
+        Command::Clients(a) => query_cmd::run_clients(&cli, &config, a),
+        Command::Prune(a) => admin_cmd::prune(&cli, &config, a),
+        Command::Stats(a) => admin_cmd::stats(&cli, &config, a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            let code = if e.downcast_ref::<UsageError>().is_some() {
+                exit::USAGE
+            } else {
+                exit::FAILURE
+            };
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// An error in what the user asked for (exit code 2), as opposed to a failure.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -125,7 +125,10 @@ mod tests {
         })
     }
 
-    type Snapshot = (BTreeMap<String, (i64, i64, u64)>, BTreeMap<String, (i64, i64, u64)>);
+    type Snapshot = (
+        BTreeMap<String, (i64, i64, u64)>,
+        BTreeMap<String, (i64, i64, u64)>,
+    );
 
     fn run(records: &[(u8, i64, u64)], flush_every: usize) -> Snapshot {
         let mut agg = Aggregator::new(ClientPolicy::without_key(ClientMode::Store));
@@ -134,11 +137,15 @@ mod tests {
         let mut drain = |agg: &mut Aggregator| {
             let b = agg.take();
             for (k, v) in b.tuples {
-                let e = tuples.entry(format!("{} {}", k.rrname, k.rdata)).or_insert((i64::MAX, i64::MIN, 0));
+                let e = tuples
+                    .entry(format!("{} {}", k.rrname, k.rdata))
+                    .or_insert((i64::MAX, i64::MIN, 0));
                 *e = (e.0.min(v.time_first), e.1.max(v.time_last), e.2 + v.count);
             }
             for (k, v) in b.clients {
-                let e = clients.entry(format!("{} {}", k.client, k.qname)).or_insert((i64::MAX, i64::MIN, 0));
+                let e = clients
+                    .entry(format!("{} {}", k.client, k.qname))
+                    .or_insert((i64::MAX, i64::MIN, 0));
                 *e = (e.0.min(v.time_first), e.1.max(v.time_last), e.2 + v.count);
             }
         };

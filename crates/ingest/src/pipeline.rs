@@ -126,7 +126,9 @@ pub struct Report {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    #[error("store write failed (the data of this batch is not committed; a rerun resumes at the last checkpoint): {0}")]
+    #[error(
+        "store write failed (the data of this batch is not committed; a rerun resumes at the last checkpoint): {0}"
+    )]
     Write(#[from] WriteError),
     #[error("store checkpoint lookup failed: {0}")]
     Checkpoint(#[from] dnsrecall_store::QueryError),
@@ -187,7 +189,9 @@ fn dev_ino(_m: &std::fs::Metadata) -> (u64, u64) {
 fn head(file: &mut File) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(FINGERPRINT_LEN);
     file.seek(SeekFrom::Start(0))?;
-    file.by_ref().take(FINGERPRINT_LEN as u64).read_to_end(&mut buf)?;
+    file.by_ref()
+        .take(FINGERPRINT_LEN as u64)
+        .read_to_end(&mut buf)?;
     file.seek(SeekFrom::Start(0))?;
     Ok(buf)
 }
@@ -204,7 +208,11 @@ fn open_at(path: &Path, offset: u64, line: u64) -> io::Result<(Reader, Ident)> {
     let meta = file.metadata()?;
     let (dev, ino) = dev_ino(&meta);
     let fingerprint = head(&mut file)?;
-    let ident = Ident { dev, ino, fingerprint };
+    let ident = Ident {
+        dev,
+        ino,
+        fingerprint,
+    };
     let reader: Box<dyn BufRead + Send> = if ident.fingerprint.starts_with(&[0x1f, 0x8b]) {
         let mut r = dnsrecall_sources::open_file(path)?;
         let skipped = io::copy(&mut r.by_ref().take(offset), &mut io::sink())?;
@@ -224,10 +232,15 @@ fn open_at(path: &Path, offset: u64, line: u64) -> io::Result<(Reader, Ident)> {
 
 /// Finds, beside `path`, the file with this device and inode (a rotated log).
 fn find_rotated(path: &Path, dev: u64, ino: u64) -> Option<PathBuf> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && dev_ino(&m) == (dev, ino))
-    })
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file() && dev_ino(&m) == (dev, ino)))
 }
 
 struct Run<'a> {
@@ -250,15 +263,24 @@ impl Run<'_> {
         self.counters.bad_lines.fetch_add(1, Ordering::Relaxed);
         *self.report.bad_by_reason.entry(reason).or_insert(0) += 1;
         if self.report.bad_examples.len() < self.opts.bad_line_reports {
-            let b = BadLine { source: s.display.clone(), line, reason, message };
+            let b = BadLine {
+                source: s.display.clone(),
+                line,
+                reason,
+                message,
+            };
             (self.on_bad)(&b);
             self.report.bad_examples.push(b);
         }
     }
 
     fn publish(&mut self) {
-        self.counters.lines.fetch_add(self.unpublished_lines, Ordering::Relaxed);
-        self.counters.bytes.fetch_add(self.unpublished_bytes, Ordering::Relaxed);
+        self.counters
+            .lines
+            .fetch_add(self.unpublished_lines, Ordering::Relaxed);
+        self.counters
+            .bytes
+            .fetch_add(self.unpublished_bytes, Ordering::Relaxed);
         self.report.lines += self.unpublished_lines;
         self.report.bytes += self.unpublished_bytes;
         self.unpublished_lines = 0;
@@ -281,13 +303,17 @@ impl Run<'_> {
     fn pump(&mut self, s: &mut Source, budget: usize, final_partial: bool) -> (usize, bool) {
         let mut n = 0;
         while n < budget {
-            let Some(reader) = s.reader.as_mut() else { return (n, true) };
+            let Some(reader) = s.reader.as_mut() else {
+                return (n, true);
+            };
             let line_no = reader.line_number() + 1;
             let line = match reader.next_line(final_partial) {
                 Ok(Some(line)) => line,
                 Ok(None) => return (n, true),
                 Err(e) => {
-                    self.report.failed.push((s.display.clone(), format!("read error: {e}")));
+                    self.report
+                        .failed
+                        .push((s.display.clone(), format!("read error: {e}")));
                     s.last_checkpoint = s.checkpoint();
                     s.reader = None;
                     s.done = true;
@@ -302,7 +328,10 @@ impl Run<'_> {
             };
             match line {
                 Line::TooLong { len } => {
-                    let msg = format!("line of {len} bytes is over the {} byte limit", dnsrecall_sources::MAX_LINE_LEN);
+                    let msg = format!(
+                        "line of {len} bytes is over the {} byte limit",
+                        dnsrecall_sources::MAX_LINE_LEN
+                    );
                     self.bad(s, line_no, "line_too_long", msg);
                 }
                 Line::Ok(bytes) => {
@@ -365,28 +394,32 @@ pub fn run(
     }
     let (tx, rx) = sync_channel::<Batch>(1);
     let writer_counters = counters.clone();
-    let writer = thread::Builder::new().name("store-writer".into()).spawn(move || {
-        let mut stats = WriteStats::default();
-        for batch in rx {
-            match store.write_batch(&batch) {
-                Ok(s) => {
-                    stats.add(&s);
-                    writer_counters
-                        .tuples_committed
-                        .fetch_add(s.tuples_new + s.tuples_updated, Ordering::Relaxed);
+    let writer = thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || {
+            let mut stats = WriteStats::default();
+            for batch in rx {
+                match store.write_batch(&batch) {
+                    Ok(s) => {
+                        stats.add(&s);
+                        writer_counters
+                            .tuples_committed
+                            .fetch_add(s.tuples_new + s.tuples_updated, Ordering::Relaxed);
+                    }
+                    Err(e) => return (store, stats, Err(e)),
                 }
-                Err(e) => return (store, stats, Err(e)),
             }
-        }
-        (store, stats, Ok(()))
-    });
+            (store, stats, Ok(()))
+        });
     let writer = match writer {
         Ok(w) => w,
         Err(_) => unreachable_store(),
     };
     let mut run = Run {
         opts,
-        ctx: LineContext { sensor_id: opts.sensor_id.clone() },
+        ctx: LineContext {
+            sensor_id: opts.sensor_id.clone(),
+        },
         agg: Aggregator::new(opts.policy.clone()),
         report,
         counters,
@@ -404,7 +437,12 @@ pub fn run(
     }
     .and_then(|()| run.flush(&sources));
     run.publish();
-    let Run { tx, mut report, agg, .. } = run;
+    let Run {
+        tx,
+        mut report,
+        agg,
+        ..
+    } = run;
     drop(tx);
     report.records = agg.records;
     match writer.join() {
@@ -427,7 +465,12 @@ fn unreachable_store() -> ! {
     std::process::exit(1)
 }
 
-fn prepare(store: &SqliteStore, input: &Input, opts: &Options, report: &mut Report) -> Result<Source, Error> {
+fn prepare(
+    store: &SqliteStore,
+    input: &Input,
+    opts: &Options,
+    report: &mut Report,
+) -> Result<Source, Error> {
     let mut s = Source {
         display: String::new(),
         key: None,
@@ -442,7 +485,8 @@ fn prepare(store: &SqliteStore, input: &Input, opts: &Options, report: &mut Repo
     let path = match input {
         Input::Stdin => {
             s.display = "<stdin>".into();
-            let stdin: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(READ_BUFFER_LEN, io::stdin()));
+            let stdin: Box<dyn BufRead + Send> =
+                Box::new(BufReader::with_capacity(READ_BUFFER_LEN, io::stdin()));
             s.reader = Some(LineReader::new(stdin, 0, 0));
             return Ok(s);
         }
@@ -453,7 +497,11 @@ fn prepare(store: &SqliteStore, input: &Input, opts: &Options, report: &mut Repo
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     s.key = Some(abs.display().to_string());
     s.path = Some(abs.clone());
-    let cp = if opts.reingest { None } else { store.checkpoint(&abs.display().to_string())? };
+    let cp = if opts.reingest {
+        None
+    } else {
+        store.checkpoint(&abs.display().to_string())?
+    };
     open_source(&mut s, cp.as_ref(), opts, report);
     Ok(s)
 }
@@ -485,10 +533,10 @@ fn open_source(s: &mut Source, cp: Option<&Checkpoint>, opts: &Options, report: 
         return;
     }
     let (file, offset, line) = target;
-    let opened = open_at(&file, offset, line).and_then(|(reader, ident)| {
+    let opened = open_at(&file, offset, line).map(|(reader, ident)| {
         let resumed = cp.is_some_and(|cp| cp.offset == offset && offset > 0);
         let same = cp.is_none_or(|cp| same_content(&cp.fingerprint, &ident.fingerprint));
-        Ok((reader, ident, resumed, same))
+        (reader, ident, resumed, same)
     });
     match opened {
         Ok((reader, ident, resumed, same)) if same => {
@@ -603,7 +651,9 @@ fn follow(run: &mut Run<'_>, sources: &mut [Source], stop: &AtomicBool) -> Resul
 
 /// At the end of a followed file: notices rotation and truncation. True when it switched.
 fn check_rotation(run: &mut Run<'_>, s: &mut Source) -> bool {
-    let (Some(path), Some(ident)) = (s.path.clone(), s.ident.clone()) else { return false };
+    let (Some(path), Some(ident)) = (s.path.clone(), s.ident.clone()) else {
+        return false;
+    };
     let Ok(meta) = std::fs::metadata(&path) else {
         return false; // moved away and not yet recreated: the old file may still grow
     };
@@ -627,9 +677,15 @@ fn check_rotation(run: &mut Run<'_>, s: &mut Source) -> bool {
         }
     } else {
         let offset = s.reader.as_ref().map_or(0, LineReader::offset);
-        let head_now = File::open(&path).and_then(|mut f| head(&mut f)).unwrap_or_default();
+        let head_now = File::open(&path)
+            .and_then(|mut f| head(&mut f))
+            .unwrap_or_default();
         let truncated = meta.len() < offset
-            || (!head_now.is_empty() && !same_content(&ident.fingerprint[..ident.fingerprint.len().min(head_now.len())], &head_now));
+            || (!head_now.is_empty()
+                && !same_content(
+                    &ident.fingerprint[..ident.fingerprint.len().min(head_now.len())],
+                    &head_now,
+                ));
         if !truncated {
             // A file that was shorter than the fingerprint when opened: refresh its head.
             if head_now.len() > ident.fingerprint.len()

@@ -19,7 +19,9 @@ pub struct ClientPolicy {
 
 impl std::fmt::Debug for ClientPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientPolicy").field("mode", &self.mode).finish_non_exhaustive()
+        f.debug_struct("ClientPolicy")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
     }
 }
 
@@ -101,11 +103,15 @@ mod tests {
         // Same key from disk: same token; a new key: another token.
         let again = ClientPolicy::load(ClientMode::Hash, dir.path()).unwrap();
         assert_eq!(again.apply(ip), Some(a));
-        let other = ClientPolicy::load(ClientMode::Hash, tempfile::tempdir().unwrap().path()).unwrap();
+        let other =
+            ClientPolicy::load(ClientMode::Hash, tempfile::tempdir().unwrap().path()).unwrap();
         assert_ne!(other.apply(ip), Some(a));
         assert_eq!(ClientPolicy::without_key(ClientMode::Off).apply(ip), None);
         assert_eq!(
-            ClientPolicy::without_key(ClientMode::Mask).apply(ip).unwrap().to_string(),
+            ClientPolicy::without_key(ClientMode::Mask)
+                .apply(ip)
+                .unwrap()
+                .to_string(),
             "10.1.2.0"
         );
     }

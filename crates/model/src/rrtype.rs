@@ -37,8 +37,8 @@ macro_rules! code_table {
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 match self.mnemonic() {
-                    Some(m) => f.write_str(m),
-                    None => write!(f, concat!($unknown_prefix, "{}"), self.0),
+                    Some(m) => f.pad(m),
+                    None => f.pad(&format!(concat!($unknown_prefix, "{}"), self.0)),
                 }
             }
         }

@@ -1,0 +1,221 @@
+//! `dnsrecall-bench`: data generators and benchmark scenarios.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use dnsrecall_bench::generator::{self, DEFAULT_START_TIME, GenConfig, GenStats, LineKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dnsrecall-bench",
+    version,
+    about = "dnsrecall data generators and benchmarks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic gamelinux/passivedns JSON-lines log.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Args)]
+struct GenArgs {
+    /// Number of lines to write.
+    #[arg(long)]
+    lines: u64,
+    /// PRNG seed: the same (seed, lines, start time) always gives the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file, or `-` for standard output.
+    #[arg(long, default_value = "-")]
+    out: PathBuf,
+    /// Unix time (seconds) of the first line; the log spans about 30 days.
+    #[arg(long, default_value_t = DEFAULT_START_TIME, allow_negative_numbers = true)]
+    start_time: i64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Gen(args) => cmd_gen(&args),
+    }
+}
+
+fn cmd_gen(args: &GenArgs) -> anyhow::Result<()> {
+    let cfg = GenConfig {
+        lines: args.lines,
+        seed: args.seed,
+        start_time: args.start_time,
+    };
+    let started = Instant::now();
+    let writer = if args.out.as_os_str() == "-" {
+        ThreadedWriter::new(io::stdout())
+    } else {
+        let file = File::create(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        ThreadedWriter::new(file)
+    };
+    let result = run_to(writer, |w| generator::generate(&cfg, w));
+    let stats = match result {
+        Ok(stats) => stats,
+        // `dnsrecall-bench gen ... | head` is fine.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("writing {}", args.out.display()));
+        }
+    };
+    report(&stats, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn report(s: &GenStats, secs: f64) {
+    let mut e = io::stderr().lock();
+    let rate = if secs > 0.0 {
+        s.lines as f64 / secs
+    } else {
+        0.0
+    };
+    let _ = writeln!(
+        e,
+        "generated {} lines, {:.1} MiB in {:.2}s ({:.2} M lines/s, {:.0} MiB/s)",
+        s.lines,
+        s.bytes as f64 / 1_048_576.0,
+        secs,
+        rate / 1e6,
+        if secs > 0.0 {
+            s.bytes as f64 / 1_048_576.0 / secs
+        } else {
+            0.0
+        },
+    );
+    let _ = writeln!(
+        e,
+        "distinct names ~{}, distinct (query,type,answer) tuples ~{} (HyperLogLog, ~1%)",
+        s.distinct_names, s.distinct_tuples
+    );
+    let _ = writeln!(
+        e,
+        "time span {} .. {} ({:.1} days)",
+        s.first_timestamp,
+        s.last_timestamp,
+        (s.last_timestamp - s.first_timestamp) as f64 / 86_400.0
+    );
+    let mix: Vec<String> = LineKind::ALL
+        .iter()
+        .map(|k| {
+            let pct = if s.lines > 0 {
+                s.count(*k) as f64 * 100.0 / s.lines as f64
+            } else {
+                0.0
+            };
+            format!("{} {:.1}%", k.as_str(), pct)
+        })
+        .collect();
+    let _ = writeln!(e, "types: {}", mix.join(", "));
+}
+
+/// Runs `f` against `writer`, then waits for every byte to reach the output.
+fn run_to<T>(
+    mut writer: ThreadedWriter,
+    f: impl FnOnce(&mut ThreadedWriter) -> io::Result<T>,
+) -> io::Result<T> {
+    let result = f(&mut writer);
+    let finished = writer.finish();
+    let value = result?;
+    finished?;
+    Ok(value)
+}
+
+/// A `Write` that hands 1 MiB chunks to a writer thread, so generating the next chunk
+/// overlaps the write system calls of the previous one (a 10M-line log is ~2 GB, and
+/// on a small VM the page cache alone costs as much time as generating it).
+#[derive(Debug)]
+struct ThreadedWriter {
+    buf: Vec<u8>,
+    full: Option<SyncSender<Vec<u8>>>,
+    empty: Receiver<Vec<u8>>,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+const CHUNK: usize = 1 << 20;
+
+impl ThreadedWriter {
+    fn new<W: Write + Send + 'static>(mut inner: W) -> Self {
+        let (full_tx, full_rx) = sync_channel::<Vec<u8>>(4);
+        let (empty_tx, empty_rx) = channel::<Vec<u8>>();
+        let thread = std::thread::spawn(move || -> io::Result<()> {
+            for mut chunk in full_rx {
+                inner.write_all(&chunk)?;
+                chunk.clear();
+                // The generator may be gone already; the buffer is then just dropped.
+                let _ = empty_tx.send(chunk);
+            }
+            inner.flush()
+        });
+        Self {
+            buf: Vec::with_capacity(CHUNK),
+            full: Some(full_tx),
+            empty: empty_rx,
+            thread: Some(thread),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let next = self
+            .empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        let chunk = std::mem::replace(&mut self.buf, next);
+        let sent = self.full.as_ref().map(|tx| tx.send(chunk).is_ok());
+        if sent == Some(true) {
+            Ok(())
+        } else {
+            // The writer thread stopped: report its error.
+            self.join()
+                .and(Err(io::Error::other("writer thread stopped")))
+        }
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        self.full = None;
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes what is left and waits for the writer thread.
+    fn finish(mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.join()
+    }
+}
+
+impl Write for ThreadedWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    /// Chunks are written by the thread; `finish` waits for them.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! `dnsrecall prune` and `dnsrecall stats`.
+
+use anyhow::Result;
+use clap::Args;
+use dnsrecall_query::{TimeFormat, parse_duration};
+use serde_json::json;
+
+use crate::config::{Config, open_store};
+use crate::{Cli, exit, usage};
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  dnsrecall prune --older-than 400d
+  dnsrecall prune --older-than 400d --clients-older-than 30d   # keep personal data shorter")]
+pub struct PruneArgs {
+    /// Delete tuples and negative answers last seen longer ago than this (e.g. 400d).
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// Delete client sightings last seen longer ago than this (default: --older-than).
+    #[arg(long, value_name = "DURATION")]
+    pub clients_older_than: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn prune(cli: &Cli, config: &Config, args: &PruneArgs) -> Result<u8> {
+    if args.older_than.is_none() && args.clients_older_than.is_none() {
+        return Err(usage("give --older-than and/or --clients-older-than"));
+    }
+    let now = chrono::Utc::now().timestamp();
+    let cutoff = |v: &Option<String>, what: &str| -> Result<Option<i64>> {
+        v.as_deref()
+            .map(|s| {
+                parse_duration(s)
+                    .map(|d| now - d)
+                    .map_err(|e| usage(format!("--{what}: {e}")))
+            })
+            .transpose()
+    };
+    let older = cutoff(&args.older_than, "older-than")?;
+    let clients = cutoff(&args.clients_older_than, "clients-older-than")?;
+    let (mut store, _) = open_store(cli, config)?;
+    let s = store.prune(older, clients)?;
+    eprintln!(
+        "pruned {} tuples, {} negative answers, {} client sightings, {} names",
+        s.tuples, s.negatives, s.clients, s.names
+    );
+    Ok(exit::OK)
+}
+
+pub fn stats(cli: &Cli, config: &Config, args: &StatsArgs) -> Result<u8> {
+    let (store, _) = open_store(cli, config)?;
+    let s = store.stats()?;
+    let tf = TimeFormat::default();
+    if args.json {
+        let doc = json!({
+            "path": s.path,
+            "bytes": s.bytes,
+            "schema_version": s.schema_version,
+            "tuples": s.tuples,
+            "names": s.names,
+            "negatives": s.negatives,
+            "clients": s.clients,
+            "bytes_per_tuple": if s.tuples > 0 { s.bytes as f64 / s.tuples as f64 } else { 0.0 },
+            "by_type": s.by_type.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "time_first": s.time_first,
+            "time_last": s.time_last,
+            "sensors": s.sensors.iter().map(|x| &**x).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(exit::OK);
+    }
+    println!("store            {}", s.path);
+    println!("size             {:.1} MB", s.bytes as f64 / 1e6);
+    println!("schema version   {}", s.schema_version);
+    println!("tuples           {}", s.tuples);
+    println!("names            {}", s.names);
+    println!("negative answers {}", s.negatives);
+    println!("client sightings {}", s.clients);
+    match (s.time_first, s.time_last) {
+        (Some(a), Some(b)) => println!("time range       {} .. {}", tf.format(a), tf.format(b)),
+        _ => println!("time range       (empty)"),
+    }
+    let sensors: Vec<&str> = s.sensors.iter().map(|x| &**x).collect();
+    println!(
+        "sensors          {}",
+        if sensors.is_empty() {
+            "(none named)".into()
+        } else {
+            sensors.join(", ")
+        }
+    );
+    println!("tuples by type:");
+    for (t, n) in &s.by_type {
+        println!("  {t:<10} {n}");
+    }
+    Ok(exit::OK)
+}

@@ -98,6 +98,8 @@ impl SqliteStore {
 
     /// Deletes tuples and negative answers last seen before `older_than`, client sightings
     /// last seen before `clients_older_than`, then the names nothing refers to any more.
+    /// The substring index is contentless and keeps the deleted ids: harmless, since every
+    /// substring candidate is checked against the name itself.
     ///
     /// # Errors
     /// On SQLite failure (nothing is deleted then).
@@ -120,8 +122,7 @@ impl SqliteStore {
                WHERE NOT EXISTS (SELECT 1 FROM tuples t WHERE t.name_id = n.id)
                  AND NOT EXISTS (SELECT 1 FROM tuples t WHERE t.target = n.id AND t.target <> 0)
                  AND NOT EXISTS (SELECT 1 FROM negatives g WHERE g.name_id = n.id)
-                 AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.name_id = n.id);
-             DELETE FROM names_fts WHERE rowid IN (SELECT id FROM orphans);",
+                 AND NOT EXISTS (SELECT 1 FROM clients c WHERE c.name_id = n.id);",
         )?;
         stats.names =
             tx.execute("DELETE FROM names WHERE id IN (SELECT id FROM orphans)", [])? as u64;

@@ -13,7 +13,6 @@ mod read;
 mod schema;
 mod write;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,6 +30,8 @@ pub use write::{Batch, Checkpoint, WriteStats};
 
 /// Name of the database file inside a data directory.
 pub const DB_FILE: &str = "dnsrecall.db";
+
+pub(crate) type FxHashMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// Names cached in memory for id lookups while writing; beyond this the cache is cleared.
 const NAME_CACHE_MAX: usize = 1 << 20;
@@ -69,8 +70,8 @@ pub enum QueryError {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
-    name_ids: HashMap<String, i64>,
-    sensor_ids: HashMap<Arc<str>, i64>,
+    name_ids: FxHashMap<String, i64>,
+    sensor_ids: FxHashMap<Arc<str>, i64>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -117,11 +118,17 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         register_functions(&conn)?;
         schema::migrate(&mut conn)?;
+        // Let FTS5 gather a whole batch of new names before writing a segment (default
+        // 1 MiB), so bulk ingest writes few large segments instead of many small ones.
+        conn.execute(
+            "INSERT INTO names_fts (names_fts, rank) VALUES ('hashsize', 16777216)",
+            [],
+        )?;
         Ok(Self {
             conn,
             path: path.to_owned(),
-            name_ids: HashMap::new(),
-            sensor_ids: HashMap::new(),
+            name_ids: FxHashMap::default(),
+            sensor_ids: FxHashMap::default(),
         })
     }
 

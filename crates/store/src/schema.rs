@@ -17,7 +17,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX names_name ON names (name);
     CREATE INDEX names_rev ON names (rev_labels(name));
     CREATE VIRTUAL TABLE names_fts USING fts5 (
-        name, content='', contentless_delete=1, detail=none, tokenize='trigram'
+        name, content='', detail=none, columnsize=0,
+        tokenize='trigram'
     );
     CREATE TABLE sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
     CREATE TABLE tuples (

@@ -1,12 +1,11 @@
 //! The write path: one transaction per aggregator flush.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use dnsrecall_model::{ClientKey, NegativeKey, SensorId, TupleKey, TupleValue};
 use rusqlite::{Transaction, params};
 
-use crate::{NAME_CACHE_MAX, SqliteStore, WriteError, codec};
+use crate::{FxHashMap, NAME_CACHE_MAX, SqliteStore, WriteError, codec};
 
 /// What one flush writes: merged tuples, negative answers, client sightings, and where
 /// each input stands once they are stored.
@@ -73,12 +72,6 @@ fn count_i64(c: u64) -> i64 {
     i64::try_from(c).unwrap_or(MAX_COUNT)
 }
 
-const MERGE_TIMES: &str = "
-    time_first = min(time_first, excluded.time_first),
-    time_last = max(time_last, excluded.time_last),
-    count = CASE WHEN count > 9223372036854775807 - excluded.count
-                 THEN 9223372036854775807 ELSE count + excluded.count END";
-
 impl SqliteStore {
     /// Writes a batch in one transaction: all of it, with its checkpoints, or nothing.
     ///
@@ -93,10 +86,22 @@ impl SqliteStore {
         let mut ids = Ids {
             names: &mut self.name_ids,
             sensors: &mut self.sensor_ids,
+            first_new: None,
         };
+        let t0 = std::time::Instant::now();
         write_tuples(&tx, &mut ids, &batch.tuples, &mut stats)?;
+        let t1 = std::time::Instant::now();
         write_negatives(&tx, &mut ids, &batch.negatives, &mut stats)?;
         write_clients(&tx, &mut ids, &batch.clients, &mut stats)?;
+        let t2 = std::time::Instant::now();
+        if let Some(first) = ids.first_new {
+            // One statement for the whole batch: FTS5 flushes its pending terms at every
+            // statement boundary, so row-by-row inserts would write a segment per name.
+            tx.prepare_cached(
+                "INSERT INTO names_fts (rowid, name) SELECT id, name FROM names WHERE id >= ?1",
+            )?
+            .execute([first])?;
+        }
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO checkpoints
@@ -114,7 +119,16 @@ impl SqliteStore {
                 ])?;
             }
         }
-        match tx.commit() {
+        let t3 = std::time::Instant::now();
+        let committed = tx.commit();
+        tracing::debug!(
+            tuples_ms = (t1 - t0).as_millis(),
+            negatives_clients_ms = (t2 - t1).as_millis(),
+            fts_checkpoints_ms = (t3 - t2).as_millis(),
+            commit_ms = t3.elapsed().as_millis(),
+            "batch written"
+        );
+        match committed {
             Ok(()) => Ok(stats),
             Err(e) => {
                 // Ids handed out inside the failed transaction are gone with it.
@@ -152,39 +166,46 @@ impl SqliteStore {
 }
 
 struct Ids<'a> {
-    names: &'a mut HashMap<String, i64>,
-    sensors: &'a mut HashMap<Arc<str>, i64>,
+    names: &'a mut FxHashMap<String, i64>,
+    sensors: &'a mut FxHashMap<Arc<str>, i64>,
+    /// The first name id created in this transaction (new ids only grow).
+    first_new: Option<i64>,
 }
 
 impl Ids<'_> {
-    fn name(
+    /// Gives every name of the batch an id: from the cache, else by inserting it (most
+    /// names missing from the cache are new), else by looking it up.
+    fn resolve<'n>(
         &mut self,
         tx: &Transaction<'_>,
-        name: &str,
+        names: impl Iterator<Item = &'n str>,
         stats: &mut WriteStats,
-    ) -> rusqlite::Result<i64> {
-        if let Some(id) = self.names.get(name) {
-            return Ok(*id);
-        }
-        let found: Option<i64> = {
-            let mut st = tx.prepare_cached("SELECT id FROM names WHERE name = ?1")?;
-            let mut rows = st.query([name])?;
-            rows.next()?.map(|r| r.get(0)).transpose()?
-        };
-        let id = match found {
-            Some(id) => id,
-            None => {
-                tx.prepare_cached("INSERT INTO names (name) VALUES (?1)")?
-                    .execute([name])?;
-                let id = tx.last_insert_rowid();
-                tx.prepare_cached("INSERT INTO names_fts (rowid, name) VALUES (?1, ?2)")?
-                    .execute(params![id, name])?;
+    ) -> rusqlite::Result<()> {
+        let mut missing: Vec<&str> = names.filter(|n| !self.names.contains_key(*n)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        let mut insert =
+            tx.prepare("INSERT INTO names (name) VALUES (?1) ON CONFLICT (name) DO NOTHING")?;
+        let mut select = tx.prepare("SELECT id FROM names WHERE name = ?1")?;
+        for name in missing {
+            let id = if insert.execute([name])? == 1 {
                 stats.names_new += 1;
+                let id = tx.last_insert_rowid();
+                self.first_new.get_or_insert(id);
                 id
-            }
-        };
-        self.names.insert(name.to_owned(), id);
-        Ok(id)
+            } else {
+                select.query_row([name], |r| r.get(0))?
+            };
+            self.names.insert(name.to_owned(), id);
+        }
+        Ok(())
+    }
+
+    fn name(&self, name: &str) -> rusqlite::Result<i64> {
+        self.names
+            .get(name)
+            .copied()
+            .ok_or(rusqlite::Error::QueryReturnedNoRows)
     }
 
     fn sensor(&mut self, tx: &Transaction<'_>, sensor: &SensorId) -> rusqlite::Result<i64> {
@@ -202,18 +223,89 @@ impl Ids<'_> {
     }
 }
 
+/// Upserts one table's rows: insert, and where the key exists, merge into it. Two plain
+/// statements are cheaper than an upsert with RETURNING, and say which rows are new.
+struct Upsert<'t> {
+    insert: rusqlite::Statement<'t>,
+    update: rusqlite::Statement<'t>,
+}
+
+impl<'t> Upsert<'t> {
+    fn new(
+        tx: &'t Transaction<'_>,
+        table: &str,
+        key: &[&str],
+        extra: &[&str],
+    ) -> rusqlite::Result<Self> {
+        let mut cols: Vec<&str> = key.to_vec();
+        cols.extend_from_slice(&["time_first", "time_last", "count"]);
+        cols.extend_from_slice(extra);
+        let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+        let insert = tx.prepare(&format!(
+            "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
+            cols.join(", "),
+            marks.join(", ")
+        ))?;
+        let n = key.len();
+        let mut set = vec![
+            format!("time_first = min(time_first, ?{})", n + 1),
+            format!("time_last = max(time_last, ?{})", n + 2),
+            format!(
+                "count = CASE WHEN count > 9223372036854775807 - ?{c} \
+                 THEN 9223372036854775807 ELSE count + ?{c} END",
+                c = n + 3
+            ),
+        ];
+        for (i, col) in extra.iter().enumerate() {
+            let p = n + 4 + i;
+            set.push(format!(
+                "{col} = CASE WHEN {col} IS NULL THEN ?{p} WHEN ?{p} IS NULL THEN {col} \
+                 ELSE max({col}, ?{p}) END"
+            ));
+        }
+        let cond: Vec<String> = key
+            .iter()
+            .enumerate()
+            .map(|(i, k)| format!("{k} = ?{}", i + 1))
+            .collect();
+        let update = tx.prepare(&format!(
+            "UPDATE {table} SET {} WHERE {}",
+            set.join(", "),
+            cond.join(" AND ")
+        ))?;
+        Ok(Self { insert, update })
+    }
+
+    /// True when the row is new.
+    fn run(&mut self, params: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<bool> {
+        if self.insert.execute(params)? == 1 {
+            return Ok(true);
+        }
+        self.update.execute(params)?;
+        Ok(false)
+    }
+}
+
 fn write_tuples(
     tx: &Transaction<'_>,
     ids: &mut Ids<'_>,
     tuples: &[(TupleKey, TupleValue)],
     stats: &mut WriteStats,
 ) -> rusqlite::Result<()> {
+    let encoded: Vec<codec::Encoded<'_>> = tuples
+        .iter()
+        .map(|(k, _)| codec::encode(k.rrtype, &k.rdata))
+        .collect();
+    let names = tuples
+        .iter()
+        .map(|(k, _)| k.rrname.as_str())
+        .chain(encoded.iter().filter_map(|e| e.target.as_deref()));
+    ids.resolve(tx, names, stats)?;
     let mut rows = Vec::with_capacity(tuples.len());
-    for (key, value) in tuples {
-        let name_id = ids.name(tx, key.rrname.as_str(), stats)?;
-        let enc = codec::encode(key.rrtype, &key.rdata);
+    for ((key, value), enc) in tuples.iter().zip(encoded) {
+        let name_id = ids.name(key.rrname.as_str())?;
         let target = match &enc.target {
-            Some(t) => ids.name(tx, t, stats)?,
+            Some(t) => ids.name(t)?,
             None => 0,
         };
         let sensor = ids.sensor(tx, &key.sensor_id)?;
@@ -221,31 +313,25 @@ fn write_tuples(
     }
     // Key order keeps the b-tree writes local.
     rows.sort_unstable_by_key(|r| (r.0, r.1));
-    let mut st = tx.prepare_cached(&format!(
-        "INSERT INTO tuples (name_id, rrtype, rdata, target, sensor, time_first, time_last, count, ttl)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (name_id, rrtype, rdata, target, sensor) DO UPDATE SET {MERGE_TIMES},
-            ttl = CASE WHEN ttl IS NULL THEN excluded.ttl WHEN excluded.ttl IS NULL THEN ttl
-                       ELSE max(ttl, excluded.ttl) END
-         RETURNING count"
-    ))?;
+    let mut up = Upsert::new(
+        tx,
+        "tuples",
+        &["name_id", "rrtype", "rdata", "target", "sensor"],
+        &["ttl"],
+    )?;
     for (name_id, rrtype, rdata, target, sensor, v) in rows {
         let count = count_i64(v.count);
-        let stored: i64 = st.query_row(
-            params![
-                name_id,
-                rrtype,
-                rdata,
-                target,
-                sensor,
-                v.time_first,
-                v.time_last,
-                count,
-                v.ttl
-            ],
-            |r| r.get(0),
-        )?;
-        if stored == count {
+        if up.run(rusqlite::params![
+            name_id,
+            rrtype,
+            rdata,
+            target,
+            sensor,
+            v.time_first,
+            v.time_last,
+            count,
+            v.ttl
+        ])? {
             stats.tuples_new += 1;
         } else {
             stats.tuples_updated += 1;
@@ -260,29 +346,26 @@ fn write_negatives(
     negatives: &[(NegativeKey, TupleValue)],
     stats: &mut WriteStats,
 ) -> rusqlite::Result<()> {
-    let mut st = tx.prepare_cached(&format!(
-        "INSERT INTO negatives (name_id, qtype, rcode, sensor, time_first, time_last, count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (name_id, qtype, rcode, sensor) DO UPDATE SET {MERGE_TIMES}
-         RETURNING count"
-    ))?;
+    ids.resolve(tx, negatives.iter().map(|(k, _)| k.qname.as_str()), stats)?;
+    let mut up = Upsert::new(
+        tx,
+        "negatives",
+        &["name_id", "qtype", "rcode", "sensor"],
+        &[],
+    )?;
     for (key, v) in negatives {
-        let name_id = ids.name(tx, key.qname.as_str(), stats)?;
+        let name_id = ids.name(key.qname.as_str())?;
         let sensor = ids.sensor(tx, &key.sensor_id)?;
         let count = count_i64(v.count);
-        let stored: i64 = st.query_row(
-            params![
-                name_id,
-                key.qtype.0,
-                key.rcode.0,
-                sensor,
-                v.time_first,
-                v.time_last,
-                count
-            ],
-            |r| r.get(0),
-        )?;
-        if stored == count {
+        if up.run(params![
+            name_id,
+            key.qtype.0,
+            key.rcode.0,
+            sensor,
+            v.time_first,
+            v.time_last,
+            count
+        ])? {
             stats.negatives_new += 1;
         } else {
             stats.negatives_updated += 1;
@@ -297,29 +380,30 @@ fn write_clients(
     clients: &[(ClientKey, TupleValue)],
     stats: &mut WriteStats,
 ) -> rusqlite::Result<()> {
-    let mut st = tx.prepare_cached(&format!(
-        "INSERT INTO clients (name_id, client, qtype, sensor, time_first, time_last, count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (name_id, client, qtype, sensor) DO UPDATE SET {MERGE_TIMES}
-         RETURNING count"
-    ))?;
+    ids.resolve(tx, clients.iter().map(|(k, _)| k.qname.as_str()), stats)?;
+    let mut rows = Vec::with_capacity(clients.len());
     for (key, v) in clients {
-        let name_id = ids.name(tx, key.qname.as_str(), stats)?;
+        rows.push((ids.name(key.qname.as_str())?, key, v));
+    }
+    rows.sort_unstable_by_key(|r| r.0);
+    let mut up = Upsert::new(
+        tx,
+        "clients",
+        &["name_id", "client", "qtype", "sensor"],
+        &[],
+    )?;
+    for (name_id, key, v) in rows {
         let sensor = ids.sensor(tx, &key.sensor_id)?;
         let count = count_i64(v.count);
-        let stored: i64 = st.query_row(
-            params![
-                name_id,
-                key.client.as_bytes(),
-                key.qtype.0,
-                sensor,
-                v.time_first,
-                v.time_last,
-                count
-            ],
-            |r| r.get(0),
-        )?;
-        if stored == count {
+        if up.run(params![
+            name_id,
+            key.client.as_bytes(),
+            key.qtype.0,
+            sensor,
+            v.time_first,
+            v.time_last,
+            count
+        ])? {
             stats.clients_new += 1;
         } else {
             stats.clients_updated += 1;

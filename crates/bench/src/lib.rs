@@ -3,3 +3,4 @@
 pub mod generator;
 
 pub use generator::{GenConfig, GenStats, LineKind, generate};
+pub mod scenarios;

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use dnsrecall_bench::generator::{self, DEFAULT_START_TIME, GenConfig, GenStats, LineKind};
+use dnsrecall_bench::scenarios;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,6 +27,50 @@ struct Cli {
 enum Command {
     /// Write a deterministic synthetic gamelinux/passivedns JSON-lines log.
     Gen(GenArgs),
+    /// Generate a log (unless --log), ingest it into a fresh store, print lines/s and
+    /// bytes per tuple.
+    Ingest(IngestArgs),
+    /// Query latency (p50/p99, first rows) of every query form over a store.
+    Query(QueryArgs),
+    /// Both: ingest, then query the same store (the README's benchmark command).
+    All(IngestArgs),
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    /// Lines to generate (11M give about 5.3M tuples).
+    #[arg(long, default_value_t = 11_000_000)]
+    lines: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Use this log instead of generating one.
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// Working directory for the log and the store.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Do not keep client sightings (measures the tuple store alone).
+    #[arg(long)]
+    clients_off: bool,
+    /// Query samples per form (for `all`).
+    #[arg(long, default_value_t = 300)]
+    samples: usize,
+    /// Rows fetched per query (for `all`).
+    #[arg(long, default_value_t = 100)]
+    rows: usize,
+}
+
+#[derive(Debug, Args)]
+struct QueryArgs {
+    /// Working directory holding `store/` from an ingest run.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 300)]
+    samples: usize,
+    #[arg(long, default_value_t = 100)]
+    rows: usize,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -48,7 +93,48 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Gen(args) => cmd_gen(&args),
+        Command::Ingest(args) => cmd_ingest(&args).map(|_| ()),
+        Command::Query(args) => {
+            let dir = scenarios::work_dir(args.dir.clone()).join("store");
+            let figures = scenarios::query(&dir, args.samples, args.rows, args.seed)?;
+            scenarios::print_query(&figures, args.rows);
+            Ok(())
+        }
+        Command::All(args) => {
+            let dir = cmd_ingest(&args)?;
+            let figures = scenarios::query(&dir, args.samples, args.rows, args.seed)?;
+            scenarios::print_query(&figures, args.rows);
+            Ok(())
+        }
     }
+}
+
+/// Generates the log when needed, ingests it, prints the figures; returns the store dir.
+fn cmd_ingest(args: &IngestArgs) -> anyhow::Result<PathBuf> {
+    let dir = scenarios::work_dir(args.dir.clone());
+    std::fs::create_dir_all(&dir)?;
+    let log = match &args.log {
+        Some(log) => log.clone(),
+        None => {
+            let log = dir.join(format!("gen-{}-{}.json", args.lines, args.seed));
+            if !log.exists() {
+                eprintln!("generating {} lines into {} ...", args.lines, log.display());
+                let tmp = log.with_extension("partial");
+                let cfg = GenConfig { lines: args.lines, seed: args.seed, start_time: DEFAULT_START_TIME };
+                let started = Instant::now();
+                let file = File::create(&tmp)?;
+                let stats = run_to(ThreadedWriter::new(file), |w| generator::generate(&cfg, w))?;
+                report(&stats, started.elapsed().as_secs_f64());
+                std::fs::rename(&tmp, &log)?;
+            }
+            log
+        }
+    };
+    let store = dir.join("store");
+    eprintln!("ingesting {} into {} ...", log.display(), store.display());
+    let figures = scenarios::ingest(&log, &store, args.clients_off)?;
+    scenarios::print_ingest(&figures);
+    Ok(store)
 }
 
 fn cmd_gen(args: &GenArgs) -> anyhow::Result<()> {

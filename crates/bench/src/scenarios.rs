@@ -1,0 +1,259 @@
+//! Benchmark scenarios over the real code paths: the ingest pipeline (parse, aggregate,
+//! commit) and the store's query path. Each prints its figures; none asserts on time.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use dnsrecall_ingest::pipeline::{self, Counters, Input, Options};
+use dnsrecall_query::parse_pattern;
+use dnsrecall_store::{Selector, Sort, SqliteStore, TupleFilter};
+use serde_json::json;
+
+/// Figures of one ingest run.
+#[derive(Debug, Clone)]
+pub struct IngestFigures {
+    pub lines: u64,
+    pub seconds: f64,
+    pub lines_per_second: f64,
+    pub tuples: u64,
+    pub bytes: u64,
+    pub bytes_per_tuple: f64,
+}
+
+/// Ingests `log` into a fresh store in `store_dir` through the production pipeline.
+pub fn ingest(log: &Path, store_dir: &Path, clients_off: bool) -> Result<IngestFigures> {
+    if store_dir.exists() {
+        std::fs::remove_dir_all(store_dir).with_context(|| format!("clearing {}", store_dir.display()))?;
+    }
+    let store = SqliteStore::open_dir(store_dir)?;
+    let mut opts = Options::default();
+    if clients_off {
+        opts.policy = dnsrecall_ingest::ClientPolicy::without_key(dnsrecall_model::ClientMode::Off);
+    }
+    let stop = AtomicBool::new(false);
+    let started = Instant::now();
+    let (store, result) = pipeline::run(
+        store,
+        &[Input::Path(log.to_path_buf())],
+        &opts,
+        Arc::new(Counters::default()),
+        &stop,
+        &mut |b| eprintln!("bad line {}:{}: {}", b.source, b.line, b.message),
+    );
+    let report = result?;
+    let seconds = started.elapsed().as_secs_f64();
+    // Fold the write-ahead log into the file so the size is the store's real size.
+    store.connection().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let stats = store.stats()?;
+    Ok(IngestFigures {
+        lines: report.lines,
+        seconds,
+        lines_per_second: report.lines as f64 / seconds,
+        tuples: stats.tuples,
+        bytes: stats.bytes,
+        bytes_per_tuple: stats.bytes as f64 / stats.tuples.max(1) as f64,
+    })
+}
+
+/// Latencies of one query form.
+#[derive(Debug, Clone)]
+pub struct QueryFigures {
+    pub form: &'static str,
+    pub queries: usize,
+    pub rows_mean: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// Picks names that own tuples, spread over the id space.
+fn sample_names(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<String>> {
+    let conn = store.connection();
+    let max: i64 = conn.query_row("SELECT max(id) FROM names", [], |r| r.get(0))?;
+    let mut st = conn.prepare(
+        "SELECT n.name FROM tuples t JOIN names n ON n.id = t.name_id WHERE t.name_id >= ?1 LIMIT 1",
+    )?;
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let start = (rng.next() % max.max(1) as u64) as i64;
+        if let Ok(name) = st.query_row([start], |r| r.get::<_, String>(0)) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+fn sample_addresses(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<String>> {
+    let conn = store.connection();
+    let mut st = conn.prepare("SELECT rdata FROM tuples WHERE rrtype = 1 AND rdata >= ?1 LIMIT 1")?;
+    let mut out = Vec::with_capacity(n);
+    let mut tries = 0;
+    while out.len() < n && tries < n * 20 {
+        tries += 1;
+        let start = (rng.next() as u32).to_be_bytes().to_vec();
+        if let Ok(b) = st.query_row([start], |r| r.get::<_, Vec<u8>>(0))
+            && b.len() == 4
+        {
+            out.push(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string());
+        }
+    }
+    if out.is_empty() {
+        bail!("the store holds no A records to sample");
+    }
+    Ok(out)
+}
+
+/// Patterns of every query form, derived from data in the store.
+fn patterns(store: &SqliteStore, samples: usize, seed: u64) -> Result<Vec<(&'static str, Vec<String>)>> {
+    let mut rng = Rng(seed);
+    let names = sample_names(store, &mut rng, samples)?;
+    let parents: Vec<String> = names
+        .iter()
+        .map(|n| match n.split_once('.') {
+            Some((_, parent)) if parent.contains('.') => format!("*.{parent}"),
+            _ => format!("*.{n}"),
+        })
+        .collect();
+    let prefixes: Vec<String> = names
+        .iter()
+        .map(|n| match n.rsplit_once('.') {
+            Some((head, _)) => format!("{head}.*"),
+            None => format!("{n}.*"),
+        })
+        .collect();
+    let substrings: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let chars: Vec<char> = n.chars().collect();
+            let len = 5.min(chars.len());
+            let start = (rng.next() as usize) % (chars.len() - len + 1);
+            format!("*{}*", chars[start..start + len].iter().collect::<String>())
+        })
+        .filter(|p| p.len() >= 5)
+        .collect();
+    let addrs = sample_addresses(store, &mut rng, samples)?;
+    let cidrs: Vec<String> = addrs
+        .iter()
+        .map(|a| {
+            let mut o: Vec<&str> = a.split('.').collect();
+            o[3] = "0";
+            format!("{}/24", o.join("."))
+        })
+        .collect();
+    Ok(vec![
+        ("exact", names),
+        ("*.x", parents),
+        ("x.*", prefixes),
+        ("substring", substrings),
+        ("ip", addrs),
+        ("cidr", cidrs),
+    ])
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Runs every query form `samples` times asking for the first `rows` rows.
+pub fn query(store_dir: &Path, samples: usize, rows: usize, seed: u64) -> Result<Vec<QueryFigures>> {
+    let mut store = SqliteStore::open_dir(store_dir)?;
+    let sets = patterns(&store, samples, seed)?;
+    let filter = TupleFilter::default();
+    // Warm the page cache the way a running service is: one pass before measuring.
+    for (_, pats) in &sets {
+        for p in pats {
+            let sel = parse_pattern(p)?;
+            store.query_tuples(&sel, &filter, Sort::Natural, 0, rows)?;
+        }
+    }
+    let mut out = Vec::new();
+    for (form, pats) in sets {
+        let mut times = Vec::with_capacity(pats.len());
+        let mut total_rows = 0usize;
+        for p in &pats {
+            let sel: Selector = parse_pattern(p)?;
+            let t = Instant::now();
+            let (got, _) = store.query_tuples(&sel, &filter, Sort::Natural, 0, rows)?;
+            times.push(t.elapsed());
+            total_rows += got.len();
+        }
+        times.sort_unstable();
+        out.push(QueryFigures {
+            form,
+            queries: pats.len(),
+            rows_mean: total_rows as f64 / pats.len().max(1) as f64,
+            p50: percentile(&times, 0.50),
+            p99: percentile(&times, 0.99),
+            max: times.last().copied().unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+pub fn print_ingest(f: &IngestFigures) {
+    println!(
+        "ingest: {} lines in {:.2} s = {:.0} lines/s end to end (parse, aggregate, committed)",
+        f.lines, f.seconds, f.lines_per_second
+    );
+    println!(
+        "store:  {} tuples, {:.1} MB on disk (indexes included) = {:.1} bytes per tuple",
+        f.tuples,
+        f.bytes as f64 / 1e6,
+        f.bytes_per_tuple
+    );
+    println!(
+        "{}",
+        json!({"scenario": "ingest", "lines": f.lines, "seconds": f.seconds,
+               "lines_per_second": f.lines_per_second, "tuples": f.tuples,
+               "bytes": f.bytes, "bytes_per_tuple": f.bytes_per_tuple})
+    );
+}
+
+pub fn print_query(figures: &[QueryFigures], rows: usize) {
+    println!("query latency, first {rows} rows, warm store:");
+    println!("  {:<10} {:>7} {:>9} {:>10} {:>10} {:>10}", "form", "queries", "rows/q", "p50 ms", "p99 ms", "max ms");
+    for f in figures {
+        println!(
+            "  {:<10} {:>7} {:>9.1} {:>10.3} {:>10.3} {:>10.3}",
+            f.form,
+            f.queries,
+            f.rows_mean,
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3,
+            f.max.as_secs_f64() * 1e3
+        );
+    }
+    for f in figures {
+        println!(
+            "{}",
+            json!({"scenario": "query", "form": f.form, "queries": f.queries,
+                   "rows_mean": f.rows_mean, "p50_ms": f.p50.as_secs_f64() * 1e3,
+                   "p99_ms": f.p99.as_secs_f64() * 1e3, "max_ms": f.max.as_secs_f64() * 1e3})
+        );
+    }
+}
+
+/// Where a scenario keeps its files.
+pub fn work_dir(dir: Option<PathBuf>) -> PathBuf {
+    dir.unwrap_or_else(|| PathBuf::from("bench-data"))
+}

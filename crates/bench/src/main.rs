@@ -120,7 +120,11 @@ fn cmd_ingest(args: &IngestArgs) -> anyhow::Result<PathBuf> {
             if !log.exists() {
                 eprintln!("generating {} lines into {} ...", args.lines, log.display());
                 let tmp = log.with_extension("partial");
-                let cfg = GenConfig { lines: args.lines, seed: args.seed, start_time: DEFAULT_START_TIME };
+                let cfg = GenConfig {
+                    lines: args.lines,
+                    seed: args.seed,
+                    start_time: DEFAULT_START_TIME,
+                };
                 let started = Instant::now();
                 let file = File::create(&tmp)?;
                 let stats = run_to(ThreadedWriter::new(file), |w| generator::generate(&cfg, w))?;

@@ -26,7 +26,8 @@ pub struct IngestFigures {
 /// Ingests `log` into a fresh store in `store_dir` through the production pipeline.
 pub fn ingest(log: &Path, store_dir: &Path, clients_off: bool) -> Result<IngestFigures> {
     if store_dir.exists() {
-        std::fs::remove_dir_all(store_dir).with_context(|| format!("clearing {}", store_dir.display()))?;
+        std::fs::remove_dir_all(store_dir)
+            .with_context(|| format!("clearing {}", store_dir.display()))?;
     }
     let store = SqliteStore::open_dir(store_dir)?;
     let mut opts = Options::default();
@@ -46,7 +47,9 @@ pub fn ingest(log: &Path, store_dir: &Path, clients_off: bool) -> Result<IngestF
     let report = result?;
     let seconds = started.elapsed().as_secs_f64();
     // Fold the write-ahead log into the file so the size is the store's real size.
-    store.connection().query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    store
+        .connection()
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     let stats = store.stats()?;
     Ok(IngestFigures {
         lines: report.lines,
@@ -101,7 +104,8 @@ fn sample_names(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<Stri
 
 fn sample_addresses(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<String>> {
     let conn = store.connection();
-    let mut st = conn.prepare("SELECT rdata FROM tuples WHERE rrtype = 1 AND rdata >= ?1 LIMIT 1")?;
+    let mut st =
+        conn.prepare("SELECT rdata FROM tuples WHERE rrtype = 1 AND rdata >= ?1 LIMIT 1")?;
     let mut out = Vec::with_capacity(n);
     let mut tries = 0;
     while out.len() < n && tries < n * 20 {
@@ -120,7 +124,11 @@ fn sample_addresses(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<
 }
 
 /// Patterns of every query form, derived from data in the store.
-fn patterns(store: &SqliteStore, samples: usize, seed: u64) -> Result<Vec<(&'static str, Vec<String>)>> {
+fn patterns(
+    store: &SqliteStore,
+    samples: usize,
+    seed: u64,
+) -> Result<Vec<(&'static str, Vec<String>)>> {
     let mut rng = Rng(seed);
     let names = sample_names(store, &mut rng, samples)?;
     let parents: Vec<String> = names
@@ -175,7 +183,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// Runs every query form `samples` times asking for the first `rows` rows.
-pub fn query(store_dir: &Path, samples: usize, rows: usize, seed: u64) -> Result<Vec<QueryFigures>> {
+pub fn query(
+    store_dir: &Path,
+    samples: usize,
+    rows: usize,
+    seed: u64,
+) -> Result<Vec<QueryFigures>> {
     let mut store = SqliteStore::open_dir(store_dir)?;
     let sets = patterns(&store, samples, seed)?;
     let filter = TupleFilter::default();
@@ -231,7 +244,10 @@ pub fn print_ingest(f: &IngestFigures) {
 
 pub fn print_query(figures: &[QueryFigures], rows: usize) {
     println!("query latency, first {rows} rows, warm store:");
-    println!("  {:<10} {:>7} {:>9} {:>10} {:>10} {:>10}", "form", "queries", "rows/q", "p50 ms", "p99 ms", "max ms");
+    println!(
+        "  {:<10} {:>7} {:>9} {:>10} {:>10} {:>10}",
+        "form", "queries", "rows/q", "p50 ms", "p99 ms", "max ms"
+    );
     for f in figures {
         println!(
             "  {:<10} {:>7} {:>9.1} {:>10.3} {:>10.3} {:>10.3}",

@@ -610,6 +610,8 @@ fn whole(run: &mut Run<'_>, sources: &mut [Source], stop: &AtomicBool) -> Result
 
 fn follow(run: &mut Run<'_>, sources: &mut [Source], stop: &AtomicBool) -> Result<(), Error> {
     let mut moved_since_flush = false;
+    // Whether a source's last pump reached its end.
+    let mut at_eof = vec![false; sources.len()];
     while !stop.load(Ordering::Relaxed) {
         let mut progress = false;
         for i in 0..sources.len() {
@@ -620,7 +622,15 @@ fn follow(run: &mut Run<'_>, sources: &mut [Source], stop: &AtomicBool) -> Resul
                 open_source(&mut sources[i], None, run.opts, &mut run.report);
             }
             let is_stdin = sources[i].key.is_none();
+            // Look for rotation and truncation before reading on, not after: a file
+            // truncated and written past our offset since the last look must be read from
+            // its start, not from the old offset (that would read the new lines twice).
+            if !is_stdin && check_rotation(run, &mut sources[i], at_eof[i]) {
+                progress = true;
+                moved_since_flush = true;
+            }
             let (n, eof) = run.pump(&mut sources[i], FOLLOW_BUDGET, is_stdin);
+            at_eof[i] = eof;
             progress |= n > 0;
             moved_since_flush |= n > 0;
             if is_stdin && eof {
@@ -629,10 +639,6 @@ fn follow(run: &mut Run<'_>, sources: &mut [Source], stop: &AtomicBool) -> Resul
             if run.agg.len() >= run.opts.max_entries {
                 run.flush(sources)?;
                 moved_since_flush = false;
-            }
-            if eof && !is_stdin && check_rotation(run, &mut sources[i]) {
-                progress = true;
-                moved_since_flush = true;
             }
         }
         if moved_since_flush && run.last_flush.elapsed() >= run.opts.flush_interval {
@@ -649,8 +655,9 @@ fn follow(run: &mut Run<'_>, sources: &mut [Source], stop: &AtomicBool) -> Resul
     Ok(())
 }
 
-/// At the end of a followed file: notices rotation and truncation. True when it switched.
-fn check_rotation(run: &mut Run<'_>, s: &mut Source) -> bool {
+/// Before reading a followed file on: notices truncation, and rotation once the old file
+/// was read to its end (`at_eof`). True when it switched.
+fn check_rotation(run: &mut Run<'_>, s: &mut Source, at_eof: bool) -> bool {
     let (Some(path), Some(ident)) = (s.path.clone(), s.ident.clone()) else {
         return false;
     };
@@ -658,6 +665,9 @@ fn check_rotation(run: &mut Run<'_>, s: &mut Source) -> bool {
         return false; // moved away and not yet recreated: the old file may still grow
     };
     if dev_ino(&meta) != (ident.dev, ident.ino) {
+        if !at_eof {
+            return false; // read the old file to its end first
+        }
         let seen = *s.rotation_seen.get_or_insert_with(Instant::now);
         if seen.elapsed() < run.opts.rotate_grace {
             return false;
@@ -680,7 +690,9 @@ fn check_rotation(run: &mut Run<'_>, s: &mut Source) -> bool {
         let head_now = File::open(&path)
             .and_then(|mut f| head(&mut f))
             .unwrap_or_default();
-        let truncated = meta.len() < offset
+        // A gzipped file's offset counts decompressed bytes: only its head can tell.
+        let gz = ident.fingerprint.starts_with(&[0x1f, 0x8b]);
+        let truncated = (!gz && meta.len() < offset)
             || (!head_now.is_empty()
                 && !same_content(
                     &ident.fingerprint[..ident.fingerprint.len().min(head_now.len())],

@@ -118,12 +118,6 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         register_functions(&conn)?;
         schema::migrate(&mut conn)?;
-        // Let FTS5 gather a whole batch of new names before writing a segment (default
-        // 1 MiB), so bulk ingest writes few large segments instead of many small ones.
-        conn.execute(
-            "INSERT INTO names_fts (names_fts, rank) VALUES ('hashsize', 16777216)",
-            [],
-        )?;
         Ok(Self {
             conn,
             path: path.to_owned(),

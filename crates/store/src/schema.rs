@@ -1,7 +1,7 @@
 //! Schema creation and forward migrations. `meta.schema_version` says which steps ran;
 //! each step runs once, in order, inside one transaction.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::OpenError;
 
@@ -20,6 +20,9 @@ const MIGRATIONS: &[&str] = &[
         name, content='', detail=none, columnsize=0,
         tokenize='trigram'
     );
+    -- Let FTS5 gather a whole batch of new names before it writes a segment (default
+    -- 1 MiB): bulk ingest then writes few large segments instead of many small ones.
+    INSERT INTO names_fts (names_fts, rank) VALUES ('hashsize', 16777216);
     CREATE TABLE sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
     CREATE TABLE tuples (
         name_id INTEGER NOT NULL,
@@ -69,7 +72,7 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, OpenError> {
+fn version(conn: &Connection) -> rusqlite::Result<i64> {
     let has_meta: bool = conn
         .query_row(
             "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'",
@@ -78,37 +81,45 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, OpenError> {
         )
         .optional()?
         .unwrap_or(false);
-    let current: i64 = if has_meta {
-        conn.query_row(
+    if !has_meta {
+        return Ok(0);
+    }
+    Ok(conn
+        .query_row(
             "SELECT value FROM meta WHERE key='schema_version'",
             [],
             |r| r.get(0),
         )
         .optional()?
-        .unwrap_or(0)
-    } else {
-        0
-    };
+        .unwrap_or(0))
+}
+
+pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, OpenError> {
+    // The common case reads without locking, so opening a store for a query never waits
+    // for an ingest's commit.
+    if version(conn)? == SCHEMA_VERSION {
+        return Ok(SCHEMA_VERSION);
+    }
+    // Under the write lock: two processes opening a new store at once must not both
+    // create the schema; the second waits (busy timeout) and then finds it there.
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current = version(&tx)?;
     if current > SCHEMA_VERSION {
         return Err(OpenError::TooNew {
             found: current,
             supported: SCHEMA_VERSION,
         });
     }
-    for (i, step) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
+    let done = usize::try_from(current).unwrap_or(0);
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
         let version = i64::try_from(i + 1).unwrap_or(i64::MAX);
-        let tx = conn.transaction()?;
         tx.execute_batch(step)?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![version],
         )?;
-        tx.commit()?;
     }
+    tx.commit()?;
     Ok(SCHEMA_VERSION)
 }

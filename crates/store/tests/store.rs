@@ -513,3 +513,34 @@ fn reopening_keeps_data_and_schema_version() {
         2
     );
 }
+
+#[test]
+fn concurrent_first_opens_create_the_schema_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let p = path.clone();
+            std::thread::spawn(move || SqliteStore::open_dir(&p).map(|_| ()))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let (dir, store) = sample_store();
+    store.meta_set("schema_version", b"").unwrap();
+    store
+        .connection()
+        .execute(
+            "UPDATE meta SET value = 99 WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+    drop(store);
+    let err = SqliteStore::open_dir(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("newer"), "{err}");
+}

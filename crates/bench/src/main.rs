@@ -38,8 +38,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct IngestArgs {
-    /// Lines to generate (11M give about 5.3M tuples).
-    #[arg(long, default_value_t = 11_000_000)]
+    /// Lines to generate (12M give about 5.2M tuples besides NXDOMAIN answers).
+    #[arg(long, default_value_t = 12_000_000)]
     lines: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,

@@ -70,6 +70,8 @@ pub struct QueryFigures {
     pub p50: Duration,
     pub p99: Duration,
     pub max: Duration,
+    /// The slowest pattern, to see what costs.
+    pub slowest: String,
 }
 
 struct Rng(u64);
@@ -203,11 +205,16 @@ pub fn query(
     for (form, pats) in sets {
         let mut times = Vec::with_capacity(pats.len());
         let mut total_rows = 0usize;
+        let mut slowest = (Duration::ZERO, String::new());
         for p in &pats {
             let sel: Selector = parse_pattern(p)?;
             let t = Instant::now();
             let (got, _) = store.query_tuples(&sel, &filter, Sort::Natural, 0, rows)?;
-            times.push(t.elapsed());
+            let took = t.elapsed();
+            if took > slowest.0 {
+                slowest = (took, p.clone());
+            }
+            times.push(took);
             total_rows += got.len();
         }
         times.sort_unstable();
@@ -218,6 +225,7 @@ pub fn query(
             p50: percentile(&times, 0.50),
             p99: percentile(&times, 0.99),
             max: times.last().copied().unwrap_or_default(),
+            slowest: slowest.1,
         });
     }
     Ok(out)
@@ -245,18 +253,19 @@ pub fn print_ingest(f: &IngestFigures) {
 pub fn print_query(figures: &[QueryFigures], rows: usize) {
     println!("query latency, first {rows} rows, warm store:");
     println!(
-        "  {:<10} {:>7} {:>9} {:>10} {:>10} {:>10}",
+        "  {:<10} {:>7} {:>9} {:>10} {:>10} {:>10}  slowest",
         "form", "queries", "rows/q", "p50 ms", "p99 ms", "max ms"
     );
     for f in figures {
         println!(
-            "  {:<10} {:>7} {:>9.1} {:>10.3} {:>10.3} {:>10.3}",
+            "  {:<10} {:>7} {:>9.1} {:>10.3} {:>10.3} {:>10.3}  {}",
             f.form,
             f.queries,
             f.rows_mean,
             f.p50.as_secs_f64() * 1e3,
             f.p99.as_secs_f64() * 1e3,
-            f.max.as_secs_f64() * 1e3
+            f.max.as_secs_f64() * 1e3,
+            f.slowest
         );
     }
     for f in figures {

@@ -154,37 +154,45 @@ struct Sql {
     params: Vec<Value>,
 }
 
-/// `(condition on names alias, params)` for a name selector; `alias.name` is the column.
-fn name_condition(
-    sel: &NameSelector,
-    alias: &str,
-) -> Result<(String, String, Vec<Value>), QueryError> {
+/// How a name selector reads `names` under an alias: the FROM source, the condition, the
+/// ORDER BY that follows the index, and the parameters.
+struct NameSql {
+    from: String,
+    cond: String,
+    order: String,
+    params: Vec<Value>,
+}
+
+fn name_condition(sel: &NameSelector, alias: &str) -> Result<NameSql, QueryError> {
+    let plain = |cond: String, order: String, params: Vec<Value>| NameSql {
+        from: format!("names {alias}"),
+        cond,
+        order,
+        params,
+    };
     Ok(match sel {
-        NameSelector::Exact(n) => (
+        NameSelector::Exact(n) => plain(
             format!("{alias}.name = ?"),
             format!("{alias}.name"),
             vec![Value::Text(n.to_string())],
         ),
+        NameSelector::Subdomains(n) if n.is_root() => plain(
+            format!("rev_labels({alias}.name) >= ''"),
+            format!("rev_labels({alias}.name)"),
+            vec![],
+        ),
         NameSelector::Subdomains(n) => {
-            if n.is_root() {
-                (
-                    format!("rev_labels({alias}.name) >= ''"),
-                    format!("rev_labels({alias}.name)"),
-                    vec![],
-                )
-            } else {
-                let rev = n.reversed();
-                (
-                    format!("rev_labels({alias}.name) > ? AND rev_labels({alias}.name) < ?"),
-                    format!("rev_labels({alias}.name)"),
-                    vec![
-                        Value::Text(format!("{rev}.")),
-                        Value::Text(format!("{rev}/")),
-                    ],
-                )
-            }
+            let rev = n.reversed();
+            plain(
+                format!("rev_labels({alias}.name) > ? AND rev_labels({alias}.name) < ?"),
+                format!("rev_labels({alias}.name)"),
+                vec![
+                    Value::Text(format!("{rev}.")),
+                    Value::Text(format!("{rev}/")),
+                ],
+            )
         }
-        NameSelector::Prefix(p) => (
+        NameSelector::Prefix(p) => plain(
             format!("{alias}.name > ? AND {alias}.name < ?"),
             format!("{alias}.name"),
             vec![Value::Text(format!("{p}.")), Value::Text(format!("{p}/"))],
@@ -208,14 +216,16 @@ fn name_condition(
                 .map(|g| format!("\"{}\"", g.replace('"', "\"\"")))
                 .collect::<Vec<_>>()
                 .join(" AND ");
-            (
-                format!(
-                    "{alias}.id IN (SELECT rowid FROM names_fts WHERE names_fts MATCH ?) \
-                     AND instr({alias}.name, ?) > 0"
+            // The trigram index drives the join in rowid order, so a limit stops it early;
+            // instr() keeps only names that hold the substring itself.
+            NameSql {
+                from: format!(
+                    "names_fts {alias}_fts JOIN names {alias} ON {alias}.id = {alias}_fts.rowid"
                 ),
-                format!("{alias}.id"),
-                vec![Value::Text(expr), Value::Text(s.clone())],
-            )
+                cond: format!("{alias}_fts.names_fts MATCH ? AND instr({alias}.name, ?) > 0"),
+                order: format!("{alias}_fts.rowid"),
+                params: vec![Value::Text(expr), Value::Text(s.clone())],
+            }
         }
     })
 }
@@ -267,13 +277,18 @@ impl SqliteStore {
         let mut params = Vec::new();
         let text = match sel {
             Selector::Name(ns) => {
-                let (cond, order, p) = name_condition(ns, "n")?;
+                let NameSql {
+                    from,
+                    cond,
+                    order,
+                    params: p,
+                } = name_condition(ns, "n")?;
                 params.extend(p);
                 let types = type_condition("t.rrtype", filter, &mut params);
                 let sensors =
                     self.sensor_condition("t.sensor", filter.sensors.as_ref(), &mut params)?;
                 format!(
-                    "SELECT {COLS} FROM names n JOIN tuples t ON t.name_id = n.id \
+                    "SELECT {COLS} FROM {from} JOIN tuples t ON t.name_id = n.id \
                      LEFT JOIN names tn ON tn.id = t.target \
                      WHERE {cond}{types}{sensors} ORDER BY {order}"
                 )
@@ -298,13 +313,18 @@ impl SqliteStore {
                 )
             }
             Selector::RdataName(ns) => {
-                let (cond, order, p) = name_condition(ns, "tn")?;
+                let NameSql {
+                    from,
+                    cond,
+                    order,
+                    params: p,
+                } = name_condition(ns, "tn")?;
                 params.extend(p);
                 let types = type_condition("t.rrtype", filter, &mut params);
                 let sensors =
                     self.sensor_condition("t.sensor", filter.sensors.as_ref(), &mut params)?;
                 format!(
-                    "SELECT {COLS} FROM names tn JOIN tuples t ON t.target = tn.id \
+                    "SELECT {COLS} FROM {from} JOIN tuples t ON t.target = tn.id \
                      JOIN names n ON n.id = t.name_id \
                      WHERE {cond} AND t.target <> 0{types}{sensors} ORDER BY {order}"
                 )
@@ -612,13 +632,18 @@ impl SqliteStore {
         let mut params = Vec::new();
         let text = match sel {
             Selector::Name(ns) => {
-                let (cond, order, p) = name_condition(ns, "n")?;
+                let NameSql {
+                    from,
+                    cond,
+                    order,
+                    params: p,
+                } = name_condition(ns, "n")?;
                 params.extend(p);
                 let types = type_condition("c.qtype", filter, &mut params);
                 let sensors =
                     self.sensor_condition("c.sensor", filter.sensors.as_ref(), &mut params)?;
                 format!(
-                    "SELECT {COLS} FROM names n JOIN clients c ON c.name_id = n.id \
+                    "SELECT {COLS} FROM {from} JOIN clients c ON c.name_id = n.id \
                      WHERE {cond}{types}{sensors} ORDER BY {order}"
                 )
             }
@@ -652,14 +677,19 @@ impl SqliteStore {
             ));
         };
         let mut params = Vec::new();
-        let (cond, order, p) = name_condition(ns, "n")?;
+        let NameSql {
+            from,
+            cond,
+            order,
+            params: p,
+        } = name_condition(ns, "n")?;
         params.extend(p);
         let types = type_condition("g.qtype", filter, &mut params);
         let sensors = self.sensor_condition("g.sensor", filter.sensors.as_ref(), &mut params)?;
         Ok(Sql {
             text: format!(
                 "SELECT n.name, g.qtype, g.rcode, g.sensor, g.time_first, g.time_last, g.count \
-                 FROM names n JOIN negatives g ON g.name_id = n.id \
+                 FROM {from} JOIN negatives g ON g.name_id = n.id \
                  WHERE {cond}{types}{sensors} ORDER BY {order}"
             ),
             params,

@@ -12,7 +12,8 @@ use crate::{Cli, exit, usage};
 #[command(after_help = "\
 Examples:
   dnsrecall prune --older-than 400d
-  dnsrecall prune --older-than 400d --clients-older-than 30d   # keep personal data shorter")]
+  dnsrecall prune --older-than 400d --clients-older-than 30d   # keep personal data shorter
+  dnsrecall prune --older-than 400d --compact                  # and give the space back")]
 pub struct PruneArgs {
     /// Delete tuples and negative answers last seen longer ago than this (e.g. 400d).
     #[arg(long, value_name = "DURATION")]
@@ -20,6 +21,11 @@ pub struct PruneArgs {
     /// Delete client sightings last seen longer ago than this (default: --older-than).
     #[arg(long, value_name = "DURATION")]
     pub clients_older_than: Option<String>,
+    /// Then rewrite the store with packed pages (VACUUM): gives back the space of what was
+    /// deleted and of index slack. Needs free disk about the store's size; blocks ingest
+    /// while it runs.
+    #[arg(long)]
+    pub compact: bool,
 }
 
 #[derive(Debug, Args)]
@@ -30,8 +36,10 @@ pub struct StatsArgs {
 }
 
 pub fn prune(cli: &Cli, config: &Config, args: &PruneArgs) -> Result<u8> {
-    if args.older_than.is_none() && args.clients_older_than.is_none() {
-        return Err(usage("give --older-than and/or --clients-older-than"));
+    if args.older_than.is_none() && args.clients_older_than.is_none() && !args.compact {
+        return Err(usage(
+            "give --older-than, --clients-older-than and/or --compact",
+        ));
     }
     let now = chrono::Utc::now().timestamp();
     let cutoff = |v: &Option<String>, what: &str| -> Result<Option<i64>> {
@@ -46,11 +54,21 @@ pub fn prune(cli: &Cli, config: &Config, args: &PruneArgs) -> Result<u8> {
     let older = cutoff(&args.older_than, "older-than")?;
     let clients = cutoff(&args.clients_older_than, "clients-older-than")?;
     let (mut store, _) = open_store(cli, config)?;
-    let s = store.prune(older, clients)?;
-    eprintln!(
-        "pruned {} tuples, {} negative answers, {} client sightings, {} names",
-        s.tuples, s.negatives, s.clients, s.names
-    );
+    if older.is_some() || clients.is_some() {
+        let s = store.prune(older, clients)?;
+        eprintln!(
+            "pruned {} tuples, {} negative answers, {} client sightings, {} names",
+            s.tuples, s.negatives, s.clients, s.names
+        );
+    }
+    if args.compact {
+        let (before, after) = store.compact()?;
+        eprintln!(
+            "compacted the store: {:.1} MB -> {:.1} MB",
+            before as f64 / 1e6,
+            after as f64 / 1e6
+        );
+    }
     Ok(exit::OK)
 }
 

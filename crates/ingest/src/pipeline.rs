@@ -392,6 +392,9 @@ pub fn run(
             Err(e) => return (store, Err(e)),
         }
     }
+    if let Err(e) = store.checkpoint_in_background() {
+        tracing::warn!("no background checkpoints ({e}): commits will checkpoint themselves");
+    }
     let (tx, rx) = sync_channel::<Batch>(1);
     let writer_counters = counters.clone();
     let writer = thread::Builder::new()

@@ -48,6 +48,8 @@ pub enum OpenError {
     TooNew { found: i64, supported: i64 },
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +68,30 @@ pub enum QueryError {
     Invalid(String),
 }
 
+/// Copies the write-ahead log into the database file from its own thread and connection,
+/// so a bulk writer does not stop at every commit to do it (see
+/// [`SqliteStore::checkpoint_in_background`]).
+struct Checkpointer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 /// The embedded store.
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     name_ids: FxHashMap<String, i64>,
     sensor_ids: FxHashMap<Arc<str>, i64>,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -123,7 +143,46 @@ impl SqliteStore {
             path: path.to_owned(),
             name_ids: FxHashMap::default(),
             sensor_ids: FxHashMap::default(),
+            checkpointer: None,
         })
+    }
+
+    /// For bulk writers: a second connection on its own thread checkpoints the write-ahead
+    /// log (passively: it never blocks the writer), and this connection gets a larger page
+    /// cache. Stops when the store is dropped.
+    ///
+    /// # Errors
+    /// When the second connection cannot be opened.
+    pub fn checkpoint_in_background(&mut self) -> Result<(), OpenError> {
+        if self.checkpointer.is_some() {
+            return Ok(());
+        }
+        self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        self.conn.pragma_update(None, "cache_size", -1_048_576)?; // 1 GiB
+        let other = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        other.busy_timeout(std::time::Duration::from_millis(100))?;
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                    if let Err(e) =
+                        other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!("background checkpoint: {e}");
+                    }
+                }
+                // Leave a short log behind for readers that open next.
+                let _ = other.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            })
+            .map_err(OpenError::Thread)?;
+        self.checkpointer = Some(Checkpointer {
+            stop,
+            handle: Some(handle),
+        });
+        Ok(())
     }
 
     /// The database file.

@@ -45,6 +45,7 @@ pub fn ingest(log: &Path, store_dir: &Path, clients_off: bool) -> Result<IngestF
         &mut |b| eprintln!("bad line {}:{}: {}", b.source, b.line, b.message),
     );
     let report = result?;
+    let store = store.context("the ingest lost its store")?;
     let seconds = started.elapsed().as_secs_f64();
     // Fold the write-ahead log into the file so the size is the store's real size.
     store

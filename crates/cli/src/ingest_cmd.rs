@@ -146,11 +146,13 @@ pub fn run(cli: &Cli, config: &Config, args: &IngestArgs) -> Result<u8> {
         let done = Arc::new(AtomicBool::new(false));
         let done2 = done.clone();
         let handle = std::thread::spawn(move || {
+            let started = Instant::now();
             while !done2.load(Ordering::Relaxed) {
+                let lines = counters.lines.load(Ordering::Relaxed);
+                let rate = lines as f64 / started.elapsed().as_secs_f64().max(0.001);
                 bar.set_position(counters.bytes.load(Ordering::Relaxed));
                 bar.set_message(format!(
-                    "{} lines, {} bad",
-                    counters.lines.load(Ordering::Relaxed),
+                    "{lines} lines ({rate:.0} lines/s), {} bad",
                     counters.bad_lines.load(Ordering::Relaxed)
                 ));
                 std::thread::sleep(Duration::from_millis(100));

@@ -134,6 +134,8 @@ pub enum Error {
     Checkpoint(#[from] dnsrecall_store::QueryError),
     #[error("the writer thread stopped unexpectedly")]
     WriterGone,
+    #[error("cannot start the store writer thread: {0}")]
+    Thread(io::Error),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,7 +374,8 @@ impl Run<'_> {
 }
 
 /// Runs an ingest to the end of its inputs (or, when following, until `stop` is set),
-/// returning the store and what was done. `on_bad` sees the first bad lines as they come.
+/// returning the store (`None` only when the writer thread could not even start) and what
+/// was done. `on_bad` sees the first bad lines as they come.
 ///
 /// # Errors
 /// When the store fails; what was committed before stays, with its checkpoints.
@@ -383,13 +386,13 @@ pub fn run(
     counters: Arc<Counters>,
     stop: &AtomicBool,
     on_bad: &mut dyn FnMut(&BadLine),
-) -> (SqliteStore, Result<Report, Error>) {
+) -> (Option<SqliteStore>, Result<Report, Error>) {
     let mut sources = Vec::new();
     let mut report = Report::default();
     for input in inputs {
         match prepare(&store, input, opts, &mut report) {
             Ok(s) => sources.push(s),
-            Err(e) => return (store, Err(e)),
+            Err(e) => return (Some(store), Err(e)),
         }
     }
     if let Err(e) = store.checkpoint_in_background() {
@@ -416,7 +419,7 @@ pub fn run(
         });
     let writer = match writer {
         Ok(w) => w,
-        Err(_) => unreachable_store(),
+        Err(e) => return (None, Err(Error::Thread(e))),
     };
     let mut run = Run {
         opts,
@@ -456,16 +459,10 @@ pub fn run(
                 (Err(e), Ok(())) => Err(e),
                 (Ok(()), Ok(())) => Ok(report),
             };
-            (store, result)
+            (Some(store), result)
         }
         Err(panic) => std::panic::resume_unwind(panic),
     }
-}
-
-fn unreachable_store() -> ! {
-    // Spawning a thread fails only when the OS is out of resources; nothing was read yet.
-    eprintln!("error: cannot start the store writer thread");
-    std::process::exit(1)
 }
 
 fn prepare(

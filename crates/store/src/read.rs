@@ -360,28 +360,20 @@ impl SqliteStore {
         &mut self,
         sel: &Selector,
         filter: &TupleFilter,
-        mut f: impl FnMut(TupleRow) -> ControlFlow<()>,
+        f: impl FnMut(TupleRow) -> ControlFlow<()>,
     ) -> Result<QueryStats, QueryError> {
         let sql = self.tuple_sql(sel, filter)?;
-        let fence = filter.fence;
-        self.stream_merged(&sql, tuple_from_row, |mut row, v, sensors| {
-            if !fence.admits(v.time_first, v.time_last) {
-                return None;
-            }
-            (row.time_first, row.time_last, row.count, row.ttl) =
-                (v.time_first, v.time_last, v.count, v.ttl);
-            row.sensors = sensors;
-            Some(f(row))
-        })
+        self.stream_merged(&sql, filter.fence, tuple_from_row, f)
     }
 
     /// Runs `sql`, merges adjacent rows with the same identity (one key seen by several
     /// sensors), and hands each merged row to `f` (`None`: filtered out).
-    fn stream_merged<R>(
+    fn stream_merged<R: Merged>(
         &self,
         sql: &Sql,
+        fence: TimeFence,
         decode: impl Fn(&Row<'_>) -> rusqlite::Result<Decoded<R>>,
-        mut f: impl FnMut(R, TupleValue, Vec<Arc<str>>) -> Option<ControlFlow<()>>,
+        mut f: impl FnMut(R) -> ControlFlow<()>,
     ) -> Result<QueryStats, QueryError> {
         let mut stats = QueryStats::default();
         let mut names: HashMap<i64, Option<Arc<str>>> = HashMap::new();
@@ -405,14 +397,15 @@ impl SqliteStore {
         let mut rows = st.query(params_from_iter(sql.params.iter()))?;
         let mut pending: Option<(Decoded<R>, Vec<Arc<str>>)> = None;
         let mut finish = |p: Option<(Decoded<R>, Vec<Arc<str>>)>, stats: &mut QueryStats| {
-            let Some((d, sensors)) = p else { return false };
-            match f(d.row, d.value, sensors) {
-                None => false,
-                Some(flow) => {
-                    stats.rows_returned += 1;
-                    flow.is_break()
-                }
+            let Some((mut d, sensors)) = p else {
+                return false;
+            };
+            if !fence.admits(d.value.time_first, d.value.time_last) {
+                return false;
             }
+            d.row.set_merged(&d.value, sensors);
+            stats.rows_returned += 1;
+            f(d.row).is_break()
         };
         while let Some(row) = rows.next()? {
             stats.rows_read += 1;
@@ -509,6 +502,33 @@ fn sort_rows(rows: &mut [TupleRow], sort: Sort) {
             rows.sort_by(|a, b| dir(a.count.cmp(&b.count), descending).then_with(|| natural(a, b)));
         }
         Sort::Name { descending } => rows.sort_by(|a, b| dir(natural(a, b), descending)),
+    }
+}
+
+/// A result row that takes the merged value of its key and the sensors that saw it.
+trait Merged {
+    fn set_merged(&mut self, v: &TupleValue, sensors: Vec<Arc<str>>);
+}
+
+impl Merged for TupleRow {
+    fn set_merged(&mut self, v: &TupleValue, sensors: Vec<Arc<str>>) {
+        (self.time_first, self.time_last, self.count, self.ttl) =
+            (v.time_first, v.time_last, v.count, v.ttl);
+        self.sensors = sensors;
+    }
+}
+
+impl Merged for ClientRow {
+    fn set_merged(&mut self, v: &TupleValue, sensors: Vec<Arc<str>>) {
+        (self.time_first, self.time_last, self.count) = (v.time_first, v.time_last, v.count);
+        self.sensors = sensors;
+    }
+}
+
+impl Merged for NegativeRow {
+    fn set_merged(&mut self, v: &TupleValue, sensors: Vec<Arc<str>>) {
+        (self.time_first, self.time_last, self.count) = (v.time_first, v.time_last, v.count);
+        self.sensors = sensors;
     }
 }
 
@@ -704,18 +724,10 @@ impl SqliteStore {
         &mut self,
         sel: &Selector,
         filter: &TupleFilter,
-        mut f: impl FnMut(ClientRow) -> ControlFlow<()>,
+        f: impl FnMut(ClientRow) -> ControlFlow<()>,
     ) -> Result<QueryStats, QueryError> {
         let sql = self.client_sql(sel, filter)?;
-        let fence = filter.fence;
-        self.stream_merged(&sql, client_from_row, |mut row, v, sensors| {
-            if !fence.admits(v.time_first, v.time_last) {
-                return None;
-            }
-            (row.time_first, row.time_last, row.count) = (v.time_first, v.time_last, v.count);
-            row.sensors = sensors;
-            Some(f(row))
-        })
+        self.stream_merged(&sql, filter.fence, client_from_row, f)
     }
 
     /// Streams merged negative answers (NXDOMAIN and other rcodes) for a name selector.
@@ -726,18 +738,10 @@ impl SqliteStore {
         &mut self,
         sel: &Selector,
         filter: &TupleFilter,
-        mut f: impl FnMut(NegativeRow) -> ControlFlow<()>,
+        f: impl FnMut(NegativeRow) -> ControlFlow<()>,
     ) -> Result<QueryStats, QueryError> {
         let sql = self.negative_sql(sel, filter)?;
-        let fence = filter.fence;
-        self.stream_merged(&sql, negative_from_row, |mut row, v, sensors| {
-            if !fence.admits(v.time_first, v.time_last) {
-                return None;
-            }
-            (row.time_first, row.time_last, row.count) = (v.time_first, v.time_last, v.count);
-            row.sensors = sensors;
-            Some(f(row))
-        })
+        self.stream_merged(&sql, filter.fence, negative_from_row, f)
     }
 
     /// Query plans of the client and negative queries, for tests.

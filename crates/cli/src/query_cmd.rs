@@ -23,25 +23,25 @@ pub struct CommonArgs {
     pub types: Vec<String>,
     /// Seen at or after TIME (loose: the sighting period overlaps; see --strict).
     /// TIME: epoch seconds, 2026-11-01, 2026-11-01T12:00:00Z, or back from now: 30d, 12h.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub after: Option<String>,
     /// Seen at or before TIME (loose: the sighting period overlaps; see --strict).
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub before: Option<String>,
     /// Make --after/--before strict: the whole sighting period lies inside the fence.
     #[arg(long)]
     pub strict: bool,
     /// DNSDB time fence: first seen at or after TIME.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub first_after: Option<String>,
     /// DNSDB time fence: first seen at or before TIME.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub first_before: Option<String>,
     /// DNSDB time fence: last seen at or after TIME.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub last_after: Option<String>,
     /// DNSDB time fence: last seen at or before TIME.
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub last_before: Option<String>,
     /// Only what these sensors saw (repeat for several); default: all, merged.
     #[arg(long, value_name = "ID")]

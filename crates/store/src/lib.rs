@@ -72,13 +72,14 @@ pub enum QueryError {
 /// so a bulk writer does not stop at every commit to do it (see
 /// [`SqliteStore::checkpoint_in_background`]).
 struct Checkpointer {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Dropping it wakes the thread and ends it.
+    stop: Option<std::sync::mpsc::Sender<()>>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
@@ -161,13 +162,13 @@ impl SqliteStore {
         self.conn.pragma_update(None, "cache_size", -1_048_576)?; // 1 GiB
         let other = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         other.busy_timeout(std::time::Duration::from_millis(100))?;
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stop, wake) = std::sync::mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("wal-checkpoint".into())
             .spawn(move || {
-                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::sleep(std::time::Duration::from_millis(250));
+                use std::sync::mpsc::RecvTimeoutError;
+                let tick = std::time::Duration::from_millis(250);
+                while let Err(RecvTimeoutError::Timeout) = wake.recv_timeout(tick) {
                     if let Err(e) =
                         other.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     {
@@ -179,7 +180,7 @@ impl SqliteStore {
             })
             .map_err(OpenError::Thread)?;
         self.checkpointer = Some(Checkpointer {
-            stop,
+            stop: Some(stop),
             handle: Some(handle),
         });
         Ok(())

@@ -19,7 +19,7 @@ mod tuple;
 
 pub use client::{ClientId, ClientMode};
 pub use name::{MAX_NAME_LEN, Name, NameError, reverse_labels};
-pub use observation::{NegativeObservation, Observation, SensorId};
+pub use observation::{NegativeObservation, Observation, Record, SensorId};
 pub use rdata::{MAX_RDATA_LEN, NameSlots, Rdata, RdataError};
 pub use rrtype::{Rcode, RrType};
 pub use tuple::{ClientKey, ClientSighting, NegativeKey, Tuple, TupleKey, TupleValue};

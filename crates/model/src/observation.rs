@@ -35,3 +35,15 @@ pub struct NegativeObservation {
     /// At least 1.
     pub count: u64,
 }
+
+/// What a source hands to the aggregator: an answer, an error answer, or (from logs of
+/// another passive DNS) an already aggregated tuple.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// An answer record seen `count` times.
+    Answer(Observation),
+    /// An error answer (NXDOMAIN, SERVFAIL, ...) for a question.
+    Negative(NegativeObservation),
+    /// An aggregated record (COF): one per rdata.
+    Tuple(crate::Tuple),
+}

@@ -26,7 +26,7 @@ mod passivedns_log;
 use std::fmt;
 use std::str::FromStr;
 
-pub use dnsrecall_model::{NegativeObservation, Observation, SensorId, Tuple};
+pub use dnsrecall_model::{NegativeObservation, Observation, Record, SensorId, Tuple};
 pub use error::{LineError, Reason};
 pub use fields::{MAX_COUNT, MAX_EPOCH_SECS, MAX_SENSOR_ID_LEN};
 pub use input::{Line, LineReader, MAX_LINE_LEN, open_file};
@@ -100,17 +100,6 @@ pub fn detect(first_nonempty_line: &[u8]) -> Option<Format> {
     } else {
         None
     }
-}
-
-/// What one line decodes to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Record {
-    /// An answer record seen `count` times (passivedns logs).
-    Answer(Observation),
-    /// An error answer (NXDOMAIN, SERVFAIL, ...) for a question (passivedns logs).
-    Negative(NegativeObservation),
-    /// An aggregated COF record: one per rdata of the line.
-    Tuple(Tuple),
 }
 
 /// What the caller knows about the lines beyond their content.

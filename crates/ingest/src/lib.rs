@@ -12,6 +12,7 @@
 mod aggregate;
 pub mod pipeline;
 mod privacy;
+pub mod writer;
 
 pub use aggregate::Aggregator;
 pub use privacy::{ClientPolicy, KEY_FILE};

@@ -21,14 +21,14 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use dnsrecall_model::SensorId;
 use dnsrecall_sources::{Format, Line, LineContext, LineReader, Record, detect, parse_line};
-use dnsrecall_store::{Batch, Checkpoint, SqliteStore, WriteError, WriteStats};
+use dnsrecall_store::{Checkpoint, SqliteStore, WriteError, WriteStats};
 
+use crate::writer::StoreWriter;
 use crate::{Aggregator, ClientPolicy};
 
 /// Bytes of a file's head kept to recognise it (a new file on a reused inode differs).
@@ -89,7 +89,8 @@ pub struct Counters {
     pub bytes: AtomicU64,
     pub lines: AtomicU64,
     pub bad_lines: AtomicU64,
-    pub tuples_committed: AtomicU64,
+    /// Tuples committed (new or updated), shared with the writer thread.
+    pub tuples_committed: Arc<AtomicU64>,
 }
 
 /// A rejected line, with its place.
@@ -251,7 +252,7 @@ struct Run<'a> {
     agg: Aggregator,
     report: Report,
     counters: Arc<Counters>,
-    tx: SyncSender<Batch>,
+    writer: StoreWriter,
     records: Vec<Record>,
     on_bad: &'a mut dyn FnMut(&BadLine),
     last_flush: Instant,
@@ -298,7 +299,7 @@ impl Run<'_> {
             return Ok(());
         }
         self.report.batches += 1;
-        self.tx.send(batch).map_err(|_| Error::WriterGone)
+        self.writer.send(batch).map_err(|_| Error::WriterGone)
     }
 
     /// Reads up to `budget` lines of one source; returns how many, and whether it hit EOF.
@@ -380,7 +381,7 @@ impl Run<'_> {
 /// # Errors
 /// When the store fails; what was committed before stays, with its checkpoints.
 pub fn run(
-    mut store: SqliteStore,
+    store: SqliteStore,
     inputs: &[Input],
     opts: &Options,
     counters: Arc<Counters>,
@@ -395,29 +396,7 @@ pub fn run(
             Err(e) => return (Some(store), Err(e)),
         }
     }
-    if let Err(e) = store.checkpoint_in_background() {
-        tracing::warn!("no background checkpoints ({e}): commits will checkpoint themselves");
-    }
-    let (tx, rx) = sync_channel::<Batch>(1);
-    let writer_counters = counters.clone();
-    let writer = thread::Builder::new()
-        .name("store-writer".into())
-        .spawn(move || {
-            let mut stats = WriteStats::default();
-            for batch in rx {
-                match store.write_batch(&batch) {
-                    Ok(s) => {
-                        stats.add(&s);
-                        writer_counters
-                            .tuples_committed
-                            .fetch_add(s.tuples_new + s.tuples_updated, Ordering::Relaxed);
-                    }
-                    Err(e) => return (store, stats, Err(e)),
-                }
-            }
-            (store, stats, Ok(()))
-        });
-    let writer = match writer {
+    let writer = match StoreWriter::start(store, counters.tuples_committed.clone()) {
         Ok(w) => w,
         Err(e) => return (None, Err(Error::Thread(e))),
     };
@@ -429,7 +408,7 @@ pub fn run(
         agg: Aggregator::new(opts.policy.clone()),
         report,
         counters,
-        tx,
+        writer,
         records: Vec::new(),
         on_bad,
         last_flush: Instant::now(),
@@ -444,25 +423,20 @@ pub fn run(
     .and_then(|()| run.flush(&sources));
     run.publish();
     let Run {
-        tx,
+        writer,
         mut report,
         agg,
         ..
     } = run;
-    drop(tx);
     report.records = agg.records;
-    match writer.join() {
-        Ok((store, stats, write_result)) => {
-            report.write = stats;
-            let result = match (read_result, write_result) {
-                (_, Err(e)) => Err(Error::Write(e)),
-                (Err(e), Ok(())) => Err(e),
-                (Ok(()), Ok(())) => Ok(report),
-            };
-            (Some(store), result)
-        }
-        Err(panic) => std::panic::resume_unwind(panic),
-    }
+    let (store, stats, write_result) = writer.finish();
+    report.write = stats;
+    let result = match (read_result, write_result) {
+        (_, Err(e)) => Err(Error::Write(e)),
+        (Err(e), Ok(())) => Err(e),
+        (Ok(()), Ok(())) => Ok(report),
+    };
+    (Some(store), result)
 }
 
 fn prepare(

@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 if command -v apt-get >/dev/null 2>&1; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends \
-    build-essential pkg-config ca-certificates curl git sqlite3 procps >/dev/null
+    build-essential pkg-config ca-certificates curl git sqlite3 procps libpcap-dev >/dev/null
 fi
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then

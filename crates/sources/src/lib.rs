@@ -21,7 +21,9 @@ mod error;
 mod fields;
 mod input;
 mod json;
+pub mod live_capture;
 mod passivedns_log;
+pub mod pcap_file;
 
 use std::fmt;
 use std::str::FromStr;

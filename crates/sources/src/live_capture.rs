@@ -116,6 +116,7 @@ impl LiveCapture {
     ///
     /// # Errors
     /// When the capture failed (the interface went away).
+    #[expect(clippy::useless_conversion, reason = "time_t and suseconds_t differ by platform")]
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, LiveError> {
         match self.cap.next_packet() {
             Ok(p) => {

@@ -89,7 +89,7 @@ impl LineKind {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -157,7 +157,7 @@ const UNIVERSE_DIVISOR: u64 = 4;
 const UNIVERSE_MIN: u64 = 1_000;
 const UNIVERSE_MAX: u64 = 8_000_000;
 /// Names ranked below this are "popular": stable CDN addresses, 1-8 of them.
-const POPULAR_RANKS: u64 = 2_000;
+pub(crate) const POPULAR_RANKS: u64 = 2_000;
 /// Names ranked below this use short, common labels.
 const HEAD_RANKS: u64 = 3_000;
 /// Per mille of A/AAAA/CNAME events that use a brand-new one-off name.
@@ -321,22 +321,22 @@ const TAIL_V4: &[([u8; 2], &str)] = &[
     ([62, 210], "poneytelecom.eu"),
     ([37, 187], "ip-37-187.eu"),
 ];
-const SERVERS: &[(&str, u64)] = &[
+pub(crate) const SERVERS: &[(&str, u64)] = &[
     ("10.0.0.53", 45),
     ("10.0.1.53", 35),
     ("10.20.0.10", 12),
     ("8.8.8.8", 5),
     ("1.1.1.1", 3),
 ];
-const TTL_POPULAR: &[u64] = &[20, 30, 60, 60, 120, 300, 300];
-const TTL_TAIL: &[u64] = &[60, 300, 300, 600, 900, 1800, 3600, 3600, 7200, 14400, 86400];
-const TTL_ZONE: &[u64] = &[300, 3600, 3600, 14400, 86400, 172_800];
+pub(crate) const TTL_POPULAR: &[u64] = &[20, 30, 60, 60, 120, 300, 300];
+pub(crate) const TTL_TAIL: &[u64] = &[60, 300, 300, 600, 900, 1800, 3600, 3600, 7200, 14400, 86400];
+pub(crate) const TTL_ZONE: &[u64] = &[300, 3600, 3600, 14400, 86400, 172_800];
 
 // ---------------------------------------------------------------------------------
 // Randomness.
 
 #[inline]
-fn mix64(mut z: u64) -> u64 {
+pub(crate) fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -347,7 +347,7 @@ fn mul_hi(x: u64, n: u64) -> u64 {
     ((u128::from(x) * u128::from(n)) >> 64) as u64
 }
 
-trait Rand {
+pub(crate) trait Rand {
     fn next_u64(&mut self) -> u64;
 
     /// Uniform in `0..n` (`n > 0`).
@@ -370,7 +370,7 @@ trait Rand {
 
 /// splitmix64: used to derive stable per-entity values from a hash.
 #[derive(Debug, Clone)]
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl Rand for SplitMix {
     #[inline]
@@ -382,7 +382,7 @@ impl Rand for SplitMix {
 
 /// xoshiro256**: the main event stream.
 #[derive(Debug, Clone)]
-struct Xoshiro([u64; 4]);
+pub(crate) struct Xoshiro([u64; 4]);
 
 impl Xoshiro {
     fn new(seed: u64) -> Self {
@@ -409,7 +409,7 @@ impl Rand for Xoshiro {
 
 /// Walker/Vose alias table: O(1) sampling of a fixed discrete distribution.
 #[derive(Debug)]
-struct Alias {
+pub(crate) struct Alias {
     /// `(threshold, alias)` per slot: slot `i` yields `i` when the coin is at most the
     /// threshold, else the alias (one cache line per sample).
     slots: Vec<(u32, u32)>,
@@ -454,7 +454,7 @@ impl Alias {
     }
 
     #[inline]
-    fn sample(&self, r: u64) -> usize {
+    pub(crate) fn sample(&self, r: u64) -> usize {
         let p = u128::from(r) * self.slots.len() as u128;
         let i = (p >> 64) as usize;
         let coin = ((p as u64) >> 32) as u32;
@@ -469,15 +469,15 @@ impl Alias {
 const HLL_P: u32 = 14;
 
 #[derive(Debug, Clone)]
-struct Hll(Vec<u8>);
+pub(crate) struct Hll(Vec<u8>);
 
 impl Hll {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self(vec![0; 1 << HLL_P])
     }
 
     #[inline]
-    fn add(&mut self, h: u64) {
+    pub(crate) fn add(&mut self, h: u64) {
         let idx = (h >> (64 - HLL_P)) as usize;
         let rank = ((h << HLL_P) | (1 << (HLL_P - 1))).leading_zeros() as u8 + 1;
         if rank > self.0[idx] {
@@ -485,7 +485,7 @@ impl Hll {
         }
     }
 
-    fn estimate(&self) -> u64 {
+    pub(crate) fn estimate(&self) -> u64 {
         let m = self.0.len() as f64;
         let mut sum = 0.0;
         let mut zeros = 0u32;
@@ -503,7 +503,7 @@ impl Hll {
 }
 
 #[inline]
-fn hash_bytes(b: &[u8]) -> u64 {
+pub(crate) fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = GOLDEN ^ b.len() as u64;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
@@ -625,7 +625,7 @@ fn push_arpa(b: &mut Vec<u8>, ip: [u8; 4]) {
 }
 
 /// `name` with its trailing dot removed and `.` replaced by `-`.
-fn push_dashed(b: &mut Vec<u8>, name: &[u8]) {
+pub(crate) fn push_dashed(b: &mut Vec<u8>, name: &[u8]) {
     let name = name.strip_suffix(b".").unwrap_or(name);
     b.extend(name.iter().map(|&c| if c == b'.' { b'-' } else { c }));
 }
@@ -647,13 +647,13 @@ const TXT_QUOTE: &[u8] = b"\\\"";
 // Static tables derived from the seed.
 
 #[derive(Debug)]
-struct Tables {
+pub(crate) struct Tables {
     salt: u64,
     domains: Vec<Vec<u8>>,
     domain_zipf: Alias,
-    client_ips: Vec<[u8; 4]>,
+    pub(crate) client_ips: Vec<[u8; 4]>,
     clients: Vec<Vec<u8>>,
-    client_zipf: Alias,
+    pub(crate) client_zipf: Alias,
     addr_zipf: Alias,
     cname_zipf: Alias,
 }
@@ -871,7 +871,7 @@ impl Tables {
     }
 
     /// Appends the CNAME target of a name with hash `h`; returns the target's hash.
-    fn cname_target(&self, h: u64, name: &[u8], b: &mut Vec<u8>) -> u64 {
+    pub(crate) fn cname_target(&self, h: u64, name: &[u8], b: &mut Vec<u8>) -> u64 {
         let mut s = SplitMix(h ^ 0xc0a3_e000);
         match s.below(100) {
             0..30 => {
@@ -912,59 +912,187 @@ fn ipv4_from(x: u64, popular: bool) -> ([u8; 4], &'static str) {
     (ip, zone)
 }
 
-/// Appends a canonical (RFC 5952) IPv6 address: all written groups are non-zero and the
-/// elided run is the only zero run.
-fn push_ipv6(b: &mut Vec<u8>, x: u64, popular: bool) {
-    fn g(s: &mut SplitMix) -> u64 {
-        s.range(1, 0xffff)
+/// The eight groups of an IPv6 address from a popular (CDN) or tail prefix; the
+/// non-prefix groups are non-zero except one run of at least two zero groups.
+pub(crate) fn ipv6_groups(x: u64, popular: bool) -> [u16; 8] {
+    fn g(s: &mut SplitMix) -> u16 {
+        s.range(1, 0xffff) as u16
+    }
+    fn r(s: &mut SplitMix, lo: u64, hi: u64) -> u16 {
+        s.range(lo, hi) as u16
     }
     let mut s = SplitMix(x);
     if popular {
         match s.below(3) {
             0 => {
-                b.extend_from_slice(b"2a00:1450:");
-                push_hex_group(b, s.range(0x4001, 0x4028));
-                b.push(b':');
-                push_hex_group(b, s.range(0x800, 0x83f));
-                b.extend_from_slice(b"::");
-                push_hex_group(b, s.range(0x2001, 0x200e));
+                let a = r(&mut s, 0x4001, 0x4028);
+                let b = r(&mut s, 0x800, 0x83f);
+                let c = r(&mut s, 0x2001, 0x200e);
+                [0x2a00, 0x1450, a, b, 0, 0, 0, c]
             }
             1 => {
-                b.extend_from_slice(b"2606:4700:");
-                push_hex_group(b, g(&mut s));
-                b.extend_from_slice(b"::");
-                push_hex_group(b, s.range(0x6810, 0x6813));
-                b.push(b':');
-                push_hex_group(b, g(&mut s));
+                let a = g(&mut s);
+                let b = r(&mut s, 0x6810, 0x6813);
+                let c = g(&mut s);
+                [0x2606, 0x4700, a, 0, 0, 0, b, c]
             }
             _ => {
-                b.extend_from_slice(b"2a04:4e42:");
-                push_hex_group(b, s.range(1, 0x7f));
-                b.extend_from_slice(b"::");
-                push_hex_group(b, s.range(1, 0x3ff));
+                let a = r(&mut s, 1, 0x7f);
+                let b = r(&mut s, 1, 0x3ff);
+                [0x2a04, 0x4e42, a, 0, 0, 0, 0, b]
             }
         }
     } else if s.below(2) == 0 {
-        b.extend_from_slice(b"2001:db8:");
-        push_hex_group(b, g(&mut s));
-        b.push(b':');
-        push_hex_group(b, g(&mut s));
-        b.extend_from_slice(b"::");
-        push_hex_group(b, g(&mut s));
+        let a = g(&mut s);
+        let b = g(&mut s);
+        let c = g(&mut s);
+        [0x2001, 0xdb8, a, b, 0, 0, 0, c]
     } else {
-        b.extend_from_slice(b"2a00:");
-        push_hex_group(b, g(&mut s));
-        b.push(b':');
-        push_hex_group(b, g(&mut s));
+        let a = g(&mut s);
+        let b = g(&mut s);
+        let c = g(&mut s);
+        let d = g(&mut s);
+        [0x2a00, a, b, 0, 0, 0, c, d]
+    }
+}
+
+/// Appends an IPv6 address in canonical (RFC 5952) form: lowercase hex without leading
+/// zeros, the first longest run of two or more zero groups elided.
+pub(crate) fn push_ipv6_groups(b: &mut Vec<u8>, groups: [u16; 8]) {
+    let (mut best, mut best_len) = (8, 1);
+    let mut i = 0;
+    while i < 8 {
+        if groups[i] == 0 {
+            let start = i;
+            while i < 8 && groups[i] == 0 {
+                i += 1;
+            }
+            if i - start > best_len {
+                (best, best_len) = (start, i - start);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    let write = |b: &mut Vec<u8>, range: std::ops::Range<usize>| {
+        for (n, k) in range.enumerate() {
+            if n > 0 {
+                b.push(b':');
+            }
+            push_hex_group(b, u64::from(groups[k]));
+        }
+    };
+    if best == 8 {
+        write(b, 0..8);
+    } else {
+        write(b, 0..best);
         b.extend_from_slice(b"::");
-        push_hex_group(b, g(&mut s));
-        b.push(b':');
-        push_hex_group(b, g(&mut s));
+        write(b, best + best_len..8);
+    }
+}
+
+/// Appends a canonical IPv6 address (see [`ipv6_groups`]).
+fn push_ipv6(b: &mut Vec<u8>, x: u64, popular: bool) {
+    push_ipv6_groups(b, ipv6_groups(x, popular));
+}
+
+/// Number of MX records of the zone with hash `zh`.
+pub(crate) fn mx_count(zh: u64) -> u64 {
+    match SplitMix(zh ^ 0x3e3e).below(100) {
+        0..40 => 2,
+        40..70 => 4,
+        _ => 1,
+    }
+}
+
+/// Preference of MX record `j` of the zone with hash `zh`.
+pub(crate) fn mx_preference(zh: u64, j: u64) -> u16 {
+    match SplitMix(zh ^ 0x3e3e).below(100) {
+        0..40 => 10 * (j as u16 + 1),
+        40..70 => [1, 5, 5, 10][j as usize % 4],
+        70..90 => 0,
+        _ => 10,
+    }
+}
+
+/// Appends the exchange of MX record `j < mx_count(zh)` of `zone` (absolute).
+pub(crate) fn push_mx_exchange(a: &mut Vec<u8>, zh: u64, zone: &[u8], j: u64) {
+    let mut s = SplitMix(zh ^ 0x3e3e);
+    match s.below(100) {
+        0..40 => {
+            a.extend_from_slice(if j == 0 { b"mx1." } else { b"mx2." });
+            a.extend_from_slice(zone);
+        }
+        40..70 => {
+            a.extend_from_slice(
+                [
+                    &b"aspmx.l.google.com."[..],
+                    b"alt1.aspmx.l.google.com.",
+                    b"alt2.aspmx.l.google.com.",
+                    b"alt3.aspmx.l.google.com.",
+                ][j as usize % 4],
+            );
+        }
+        70..90 => {
+            push_dashed(a, zone);
+            a.extend_from_slice(b".mail.protection.outlook.com.");
+        }
+        _ => {
+            a.extend_from_slice(b"mx");
+            push_u64(a, s.range(1, 40));
+            a.extend_from_slice(if s.below(2) == 0 {
+                b".mailgun.org."
+            } else {
+                b".sendgrid.net."
+            });
+        }
+    }
+}
+
+/// Number of NS records of the zone with hash `zh` (names may repeat).
+pub(crate) fn ns_count(zh: u64) -> u64 {
+    match SplitMix(zh ^ 0x4e54).below(100) {
+        0..35 => 3,
+        60..85 => 2,
+        _ => 4,
+    }
+}
+
+/// Appends name server `j < ns_count(zh)` of `zone` (absolute).
+pub(crate) fn push_ns_name(a: &mut Vec<u8>, zh: u64, zone: &[u8], j: u64) {
+    let mut s = SplitMix(zh ^ 0x4e54);
+    match s.below(100) {
+        0..35 => {
+            a.extend_from_slice(b"ns");
+            push_u64(a, j + 1);
+            a.push(b'.');
+            a.extend_from_slice(zone);
+        }
+        35..60 => {
+            let mut s = SplitMix(zh ^ j);
+            a.extend_from_slice(b"ns-");
+            push_u64(a, s.range(1, 2047));
+            a.extend_from_slice(b".awsdns-");
+            push_dec_fixed(a, s.range(0, 63), 2);
+            a.extend_from_slice([&b".com."[..], b".net.", b".org.", b".co.uk."][j as usize % 4]);
+        }
+        60..85 => {
+            let mut s = SplitMix(zh ^ (j + 7));
+            push_str(a, s.pick(NS_CLOUDFLARE));
+            a.extend_from_slice(b".ns.cloudflare.com.");
+        }
+        _ => {
+            a.extend_from_slice(b"dns");
+            push_u64(a, j + 1);
+            a.extend_from_slice(b".p0");
+            push_u64(a, s.range(1, 9));
+            a.extend_from_slice(b".nsone.net.");
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------
-// The generator state machine.
+// The event content, shared by the log and the pcap generators.
 
 #[derive(Debug, Clone, Copy)]
 enum Source {
@@ -972,129 +1100,85 @@ enum Source {
     Fresh(u64),
 }
 
-#[derive(Debug)]
-struct Gen {
-    t: Tables,
-    rng: Xoshiro,
-    start_time: i64,
-    mean_us: u64,
-    t_us: u64,
-    ts_s: i64,
-    ts_us: u64,
-    client: usize,
-    server: usize,
-    count: u64,
-    fresh_next: u64,
-    ring: Vec<u64>,
-    buf: Vec<u8>,
-    query: Vec<u8>,
-    answer: Vec<u8>,
-    lines: u64,
-    bytes: u64,
-    names: Hll,
-    tuples: Hll,
-    per_kind: [u64; 8],
+/// The address set of one name: `k` addresses, the same for everyone within a churn
+/// epoch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AddrSet {
+    base: u64,
+    epoch: u64,
+    pub(crate) popular: bool,
+    pub(crate) k: u64,
 }
 
-impl Gen {
-    fn new(cfg: &GenConfig) -> Self {
+impl AddrSet {
+    /// The hash of address `j < k`.
+    #[inline]
+    pub(crate) fn x(&self, j: u64) -> u64 {
+        mix64(self.base ^ j.wrapping_mul(GOLDEN) ^ self.epoch.wrapping_mul(0x1234_5678_9abc_def1))
+    }
+
+    pub(crate) fn v4(&self, j: u64) -> [u8; 4] {
+        ipv4_from(self.x(j), self.popular).0
+    }
+
+    pub(crate) fn v6(&self, j: u64) -> [u16; 8] {
+        ipv6_groups(self.x(j), self.popular)
+    }
+
+    pub(crate) fn ttl_table(&self) -> &'static [u64] {
+        if self.popular { TTL_POPULAR } else { TTL_TAIL }
+    }
+}
+
+/// Tables, the event PRNG and the name-source state; writes the query name into
+/// `query` and a textual answer into `answer`.
+#[derive(Debug)]
+pub(crate) struct Core {
+    pub(crate) t: Tables,
+    pub(crate) rng: Xoshiro,
+    /// Microseconds since the start (drives address churn).
+    pub(crate) t_us: u64,
+    fresh_next: u64,
+    ring: Vec<u64>,
+    pub(crate) query: Vec<u8>,
+    pub(crate) answer: Vec<u8>,
+}
+
+impl Core {
+    pub(crate) fn new(cfg: &GenConfig) -> Self {
         Self {
             t: Tables::new(cfg),
             rng: Xoshiro::new(cfg.seed),
-            start_time: cfg.start_time,
-            mean_us: SPAN_SECS * 1_000_000 / cfg.lines.max(1),
             t_us: 0,
-            ts_s: cfg.start_time,
-            ts_us: 0,
-            client: 0,
-            server: 0,
-            count: 1,
             fresh_next: 0,
             ring: Vec::with_capacity(FRESH_RING),
-            buf: Vec::with_capacity(FLUSH_AT + 4096),
             query: Vec::with_capacity(256),
             answer: Vec::with_capacity(256),
-            lines: 0,
-            bytes: 0,
-            names: Hll::new(),
-            tuples: Hll::new(),
-            per_kind: [0; 8],
         }
     }
 
-    fn stats(&self) -> GenStats {
-        GenStats {
-            lines: self.lines,
-            bytes: self.bytes,
-            distinct_names: self.names.estimate(),
-            distinct_tuples: self.tuples.estimate(),
-            first_timestamp: if self.lines > 0 { self.start_time } else { 0 },
-            last_timestamp: if self.lines > 0 { self.ts_s } else { 0 },
-            per_kind: self.per_kind,
-        }
-    }
-
-    /// Advances the clock by one inter-arrival gap per line; the rate follows a daily
-    /// triangle wave (x0.25 at 01:00 UTC, x1.6 at 13:00 UTC) that averages to one.
-    fn advance(&mut self, lines: u64) {
-        for _ in 0..lines {
-            let sod = (self.ts_s.rem_euclid(86_400)) as u64;
-            let d = sod.abs_diff(46_800);
-            let d = d.min(86_400 - d);
-            let rate_milli = 1_600 - d / 36;
-            let mean = self.mean_us * 1_000 / rate_milli;
-            self.t_us += self.rng.below(2 * mean + 1);
-        }
-        self.ts_s = self.start_time + (self.t_us / 1_000_000) as i64;
-        self.ts_us = self.t_us % 1_000_000;
-    }
-
-    fn event(&mut self, remaining: u64) {
+    /// Draws an event kind from [`EVENT_MIX`].
+    pub(crate) fn kind(&mut self) -> LineKind {
         let mut x = self.rng.below(10_000);
-        let mut kind = LineKind::A;
         for (k, share) in EVENT_MIX {
             if x < share {
-                kind = k;
-                break;
+                return k;
             }
             x -= share;
         }
-        if kind == LineKind::Cname && remaining < 2 {
-            kind = LineKind::A;
-        }
-        let nlines = if kind == LineKind::Cname { 2 } else { 1 };
-        if self.lines > 0 {
-            self.advance(nlines);
-        }
-        self.client = self.t.client_zipf.sample(self.rng.next_u64());
+        LineKind::A
+    }
+
+    /// Draws a server index into [`SERVERS`].
+    pub(crate) fn server(&mut self) -> usize {
         let mut sx = self.rng.below(100);
-        self.server = SERVERS.len() - 1;
         for (i, (_, w)) in SERVERS.iter().enumerate() {
             if sx < *w {
-                self.server = i;
-                break;
+                return i;
             }
             sx -= w;
         }
-        self.count = match self.rng.below(100) {
-            0..85 => 1,
-            85..93 => 2,
-            93..97 => 3,
-            97..99 => 4,
-            _ => 5,
-        };
-        self.query.clear();
-        self.answer.clear();
-        match kind {
-            LineKind::A => self.ev_addr(false),
-            LineKind::Aaaa => self.ev_addr(true),
-            LineKind::Cname => self.ev_cname(),
-            LineKind::Mx => self.ev_mx(),
-            LineKind::Txt => self.ev_txt(),
-            LineKind::Ns => self.ev_ns(),
-            LineKind::Ptr => self.ev_ptr(),
-            LineKind::NxDomain => self.ev_nx(),
-        }
+        SERVERS.len() - 1
     }
 
     fn source(&mut self) -> Source {
@@ -1115,7 +1199,9 @@ impl Gen {
         }
     }
 
-    fn ttl(&mut self, h: u64, table: &[u64]) -> u64 {
+    /// A TTL from `table` (chosen per name hash `h`), as seen from a cache: the full
+    /// value half of the time, else counted down.
+    pub(crate) fn ttl(&mut self, h: u64, table: &[u64]) -> u64 {
         let base = table[mul_hi(mix64(h ^ 0x7711), table.len() as u64) as usize];
         if self.rng.below(2) == 0 {
             base
@@ -1124,9 +1210,9 @@ impl Gen {
         }
     }
 
-    /// Writes an address answer for a name with hash `h` into `self.answer`; returns
-    /// the TTL table to use.
-    fn address(&mut self, h: u64, rank: Option<u64>, v6: bool) -> &'static [u64] {
+    /// The address set of a name with hash `h` (`rank` in the universe, `None` for a
+    /// one-off name).
+    pub(crate) fn addr_set(&self, h: u64, rank: Option<u64>, v6: bool) -> AddrSet {
         let mut s = SplitMix(h ^ if v6 { 0x6666 } else { 0x4444 });
         let (popular, k, churn_days) = match rank {
             Some(r) if r < POPULAR_RANKS => (true, s.range(1, 8), 0),
@@ -1141,39 +1227,30 @@ impl Gen {
             }
             None => (s.below(10) < 3, 1 + u64::from(s.below(5) == 0), 0),
         };
-        let j = self.rng.below(k);
         let epoch = if churn_days == 0 {
             0
         } else {
             self.t_us / (churn_days * 86_400_000_000)
         };
-        let x = mix64(
-            s.next_u64() ^ j.wrapping_mul(GOLDEN) ^ epoch.wrapping_mul(0x1234_5678_9abc_def1),
-        );
-        if v6 {
-            push_ipv6(&mut self.answer, x, popular);
-        } else {
-            push_ipv4(&mut self.answer, ipv4_from(x, popular).0);
+        AddrSet {
+            base: s.next_u64(),
+            epoch,
+            popular,
+            k,
         }
-        if popular { TTL_POPULAR } else { TTL_TAIL }
     }
 
-    fn ev_addr(&mut self, v6: bool) {
-        let (h, rank) = match self.source() {
+    /// Writes an A/AAAA query name into `query`; returns its hash and universe rank.
+    pub(crate) fn addr_name(&mut self) -> (u64, Option<u64>) {
+        match self.source() {
             Source::Universe(r) => (self.t.universe_name(NS_ADDR, r, &mut self.query), Some(r)),
             Source::Fresh(id) => (self.t.fresh_name(id, &mut self.query), None),
-        };
-        let table = self.address(h, rank, v6);
-        let ttl = self.ttl(h, table);
-        if v6 {
-            self.emit(LineKind::Aaaa, b"AAAA", ttl);
-        } else {
-            self.emit(LineKind::A, b"A", ttl);
         }
     }
 
-    fn ev_cname(&mut self) {
-        let (h, popular) = match self.source() {
+    /// Writes a CNAME owner into `query`; returns its hash and whether it is popular.
+    pub(crate) fn cname_name(&mut self) -> (u64, bool) {
+        match self.source() {
             Source::Universe(_) => {
                 let r = self.t.cname_zipf.sample(self.rng.next_u64()) as u64;
                 (
@@ -1182,21 +1259,12 @@ impl Gen {
                 )
             }
             Source::Fresh(id) => (self.t.fresh_name(id, &mut self.query), false),
-        };
-        let th = self.t.cname_target(h, &self.query, &mut self.answer);
-        let ttl = self.ttl(h, if popular { TTL_POPULAR } else { TTL_TAIL });
-        self.emit(LineKind::Cname, b"CNAME", ttl);
-        // The target's A record, in the same response.
-        std::mem::swap(&mut self.query, &mut self.answer);
-        self.answer.clear();
-        let table = self.address(th, Some(if popular { 0 } else { POPULAR_RANKS }), false);
-        let ttl = self.ttl(th, table);
-        self.emit(LineKind::A, b"A", ttl);
+        }
     }
 
     /// Picks a zone apex: a table domain (mostly) or a one-off registrable domain.
     /// Writes `domain.` into `self.query` and returns the zone hash.
-    fn zone(&mut self, fresh_pct: u64) -> u64 {
+    pub(crate) fn zone(&mut self, fresh_pct: u64) -> u64 {
         if self.rng.below(100) < fresh_pct {
             let mut s = SplitMix(self.rng.next_u64());
             push_registrable(&mut self.query, &mut s);
@@ -1209,46 +1277,9 @@ impl Gen {
         }
     }
 
-    fn ev_mx(&mut self) {
-        let zh = self.zone(30);
-        let mut s = SplitMix(zh ^ 0x3e3e);
-        let provider = s.below(100);
-        let a = &mut self.answer;
-        match provider {
-            0..40 => {
-                let j = self.rng.below(2);
-                a.extend_from_slice(if j == 0 { b"mx1." } else { b"mx2." });
-                a.extend_from_slice(&self.query);
-            }
-            40..70 => {
-                a.extend_from_slice(
-                    [
-                        &b"aspmx.l.google.com."[..],
-                        b"alt1.aspmx.l.google.com.",
-                        b"alt2.aspmx.l.google.com.",
-                        b"alt3.aspmx.l.google.com.",
-                    ][self.rng.below(4) as usize],
-                );
-            }
-            70..90 => {
-                push_dashed(a, &self.query);
-                a.extend_from_slice(b".mail.protection.outlook.com.");
-            }
-            _ => {
-                a.extend_from_slice(b"mx");
-                push_u64(a, s.range(1, 40));
-                a.extend_from_slice(if s.below(2) == 0 {
-                    b".mailgun.org."
-                } else {
-                    b".sendgrid.net."
-                });
-            }
-        }
-        let ttl = self.ttl(zh, TTL_ZONE);
-        self.emit(LineKind::Mx, b"MX", ttl);
-    }
-
-    fn ev_txt(&mut self) {
+    /// Writes a TXT query name into `query` and its text, between `quote`s, into
+    /// `answer`; returns the name hash.
+    pub(crate) fn txt(&mut self, quote: &[u8]) -> u64 {
         let p = self.rng.below(100);
         let h;
         match p {
@@ -1257,7 +1288,7 @@ impl Gen {
                 let zone = self.query.clone();
                 let mut s = SplitMix(h ^ 0x7e7e ^ self.rng.below(3));
                 let a = &mut self.answer;
-                a.extend_from_slice(TXT_QUOTE);
+                a.extend_from_slice(quote);
                 match s.below(5) {
                     0 | 1 => {
                         a.extend_from_slice(b"v=spf1 ");
@@ -1284,7 +1315,7 @@ impl Gen {
                         push_chars(a, &mut s, BASE36, 30);
                     }
                 }
-                self.answer.extend_from_slice(TXT_QUOTE);
+                self.answer.extend_from_slice(quote);
             }
             40..60 => {
                 self.query.extend_from_slice(b"_dmarc.");
@@ -1292,12 +1323,12 @@ impl Gen {
                 let zone = self.query[7..].to_vec();
                 let mut s = SplitMix(h ^ 0xd3a4);
                 let a = &mut self.answer;
-                a.extend_from_slice(TXT_QUOTE);
+                a.extend_from_slice(quote);
                 a.extend_from_slice(b"v=DMARC1; p=");
                 a.extend_from_slice(s.pick(&[&b"none"[..], b"quarantine", b"reject"]));
                 a.extend_from_slice(b"; rua=mailto:dmarc@");
                 a.extend_from_slice(zone.strip_suffix(b".").unwrap_or(&zone));
-                a.extend_from_slice(TXT_QUOTE);
+                a.extend_from_slice(quote);
             }
             60..75 => {
                 let sel =
@@ -1308,10 +1339,10 @@ impl Gen {
                 h = self.zone(10);
                 let mut s = SplitMix(h ^ hash_bytes(sel));
                 let a = &mut self.answer;
-                a.extend_from_slice(TXT_QUOTE);
+                a.extend_from_slice(quote);
                 a.extend_from_slice(b"v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQ");
                 push_chars(a, &mut s, BASE64, 64);
-                a.extend_from_slice(TXT_QUOTE);
+                a.extend_from_slice(quote);
             }
             _ => {
                 // One-off verification / tracking tokens.
@@ -1324,55 +1355,17 @@ impl Gen {
                 }
                 h = self.zone(10);
                 let a = &mut self.answer;
-                a.extend_from_slice(TXT_QUOTE);
+                a.extend_from_slice(quote);
                 push_chars(a, &mut s, &BASE64[..62], 43);
-                a.extend_from_slice(TXT_QUOTE);
+                a.extend_from_slice(quote);
             }
         }
-        let ttl = self.ttl(h, TTL_ZONE);
-        self.emit(LineKind::Txt, b"TXT", ttl);
+        h
     }
 
-    fn ev_ns(&mut self) {
-        let zh = self.zone(20);
-        let mut s = SplitMix(zh ^ 0x4e54);
-        let provider = s.below(100);
-        let a = &mut self.answer;
-        match provider {
-            0..35 => {
-                a.extend_from_slice(b"ns");
-                push_u64(a, self.rng.range(1, 3));
-                a.push(b'.');
-                a.extend_from_slice(&self.query);
-            }
-            35..60 => {
-                let j = self.rng.below(4);
-                let mut s = SplitMix(zh ^ j);
-                a.extend_from_slice(b"ns-");
-                push_u64(a, s.range(1, 2047));
-                a.extend_from_slice(b".awsdns-");
-                push_dec_fixed(a, s.range(0, 63), 2);
-                a.extend_from_slice([&b".com."[..], b".net.", b".org.", b".co.uk."][j as usize]);
-            }
-            60..85 => {
-                let j = self.rng.below(2);
-                let mut s = SplitMix(zh ^ (j + 7));
-                push_str(a, s.pick(NS_CLOUDFLARE));
-                a.extend_from_slice(b".ns.cloudflare.com.");
-            }
-            _ => {
-                a.extend_from_slice(b"dns");
-                push_u64(a, self.rng.range(1, 4));
-                a.extend_from_slice(b".p0");
-                push_u64(a, s.range(1, 9));
-                a.extend_from_slice(b".nsone.net.");
-            }
-        }
-        let ttl = self.ttl(zh, TTL_ZONE);
-        self.emit(LineKind::Ns, b"NS", ttl);
-    }
-
-    fn ev_ptr(&mut self) {
+    /// Writes a PTR query (`in-addr.arpa`) into `query` and its target into `answer`;
+    /// returns the hash for the TTL.
+    pub(crate) fn ptr(&mut self) -> u64 {
         let p = self.rng.below(100);
         let (ip, h) = match p {
             0..40 => {
@@ -1414,18 +1407,21 @@ impl Gen {
             }
         };
         push_arpa(&mut self.query, ip);
-        let ttl = self.ttl(h, TTL_ZONE);
-        self.emit(LineKind::Ptr, b"PTR", ttl);
+        h
     }
 
-    fn ev_nx(&mut self) {
+    /// Writes a name that does not exist into `query`; returns the query type and the
+    /// offset in `query` of the zone apex (a registrable domain or a TLD).
+    pub(crate) fn nx(&mut self) -> (&'static [u8], usize) {
         let mut s = SplitMix(self.rng.next_u64());
         let q = &mut self.query;
+        let zone_at;
         match s.below(100) {
             0..75 => {
                 let len = s.range(6, 14);
                 push_chars(q, &mut s, BASE36, len);
                 q.push(b'.');
+                zone_at = q.len();
                 push_abs(q, self.t.domain(s.next_u64()));
             }
             75..85 => {
@@ -1434,28 +1430,203 @@ impl Gen {
                 q.push(b'.');
                 push_str(q, s.pick(LABELS));
                 q.push(b'.');
+                zone_at = q.len();
                 push_abs(q, self.t.domain(s.next_u64()));
             }
             85..95 => {
                 push_str(q, s.pick(NX_COMMON));
                 q.push(b'.');
+                zone_at = q.len();
                 push_abs(q, self.t.domain(s.next_u64()));
             }
             _ => {
                 let len = s.range(10, 20);
                 push_letters(q, &mut s, len);
                 q.push(b'.');
+                zone_at = q.len();
                 push_str(q, s.pick(DGA_TLDS));
                 q.push(b'.');
             }
         }
-        self.answer.extend_from_slice(b"NXDOMAIN");
         let qtype: &'static [u8] = match s.below(100) {
             0..65 => b"A",
             65..90 => b"AAAA",
             90..95 => b"TXT",
             _ => b"MX",
         };
+        (qtype, zone_at)
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// The log generator state machine.
+
+#[derive(Debug)]
+struct Gen {
+    c: Core,
+    start_time: i64,
+    mean_us: u64,
+    ts_s: i64,
+    ts_us: u64,
+    client: usize,
+    server: usize,
+    count: u64,
+    buf: Vec<u8>,
+    lines: u64,
+    bytes: u64,
+    names: Hll,
+    tuples: Hll,
+    per_kind: [u64; 8],
+}
+
+impl Gen {
+    fn new(cfg: &GenConfig) -> Self {
+        Self {
+            c: Core::new(cfg),
+            start_time: cfg.start_time,
+            mean_us: SPAN_SECS * 1_000_000 / cfg.lines.max(1),
+            ts_s: cfg.start_time,
+            ts_us: 0,
+            client: 0,
+            server: 0,
+            count: 1,
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            lines: 0,
+            bytes: 0,
+            names: Hll::new(),
+            tuples: Hll::new(),
+            per_kind: [0; 8],
+        }
+    }
+
+    fn stats(&self) -> GenStats {
+        GenStats {
+            lines: self.lines,
+            bytes: self.bytes,
+            distinct_names: self.names.estimate(),
+            distinct_tuples: self.tuples.estimate(),
+            first_timestamp: if self.lines > 0 { self.start_time } else { 0 },
+            last_timestamp: if self.lines > 0 { self.ts_s } else { 0 },
+            per_kind: self.per_kind,
+        }
+    }
+
+    /// Advances the clock by one inter-arrival gap per line; the rate follows a daily
+    /// triangle wave (x0.25 at 01:00 UTC, x1.6 at 13:00 UTC) that averages to one.
+    fn advance(&mut self, lines: u64) {
+        for _ in 0..lines {
+            let sod = (self.ts_s.rem_euclid(86_400)) as u64;
+            let d = sod.abs_diff(46_800);
+            let d = d.min(86_400 - d);
+            let rate_milli = 1_600 - d / 36;
+            let mean = self.mean_us * 1_000 / rate_milli;
+            self.c.t_us += self.c.rng.below(2 * mean + 1);
+        }
+        self.ts_s = self.start_time + (self.c.t_us / 1_000_000) as i64;
+        self.ts_us = self.c.t_us % 1_000_000;
+    }
+
+    fn event(&mut self, remaining: u64) {
+        let mut kind = self.c.kind();
+        if kind == LineKind::Cname && remaining < 2 {
+            kind = LineKind::A;
+        }
+        let nlines = if kind == LineKind::Cname { 2 } else { 1 };
+        if self.lines > 0 {
+            self.advance(nlines);
+        }
+        self.client = self.c.t.client_zipf.sample(self.c.rng.next_u64());
+        self.server = self.c.server();
+        self.count = match self.c.rng.below(100) {
+            0..85 => 1,
+            85..93 => 2,
+            93..97 => 3,
+            97..99 => 4,
+            _ => 5,
+        };
+        self.c.query.clear();
+        self.c.answer.clear();
+        match kind {
+            LineKind::A => self.ev_addr(false),
+            LineKind::Aaaa => self.ev_addr(true),
+            LineKind::Cname => self.ev_cname(),
+            LineKind::Mx => self.ev_mx(),
+            LineKind::Txt => self.ev_txt(),
+            LineKind::Ns => self.ev_ns(),
+            LineKind::Ptr => self.ev_ptr(),
+            LineKind::NxDomain => self.ev_nx(),
+        }
+    }
+
+    /// Writes one address of the set of a name with hash `h` into `answer`; returns
+    /// the TTL table to use.
+    fn address(&mut self, h: u64, rank: Option<u64>, v6: bool) -> &'static [u64] {
+        let set = self.c.addr_set(h, rank, v6);
+        let j = self.c.rng.below(set.k);
+        if v6 {
+            push_ipv6(&mut self.c.answer, set.x(j), set.popular);
+        } else {
+            push_ipv4(&mut self.c.answer, set.v4(j));
+        }
+        set.ttl_table()
+    }
+
+    fn ev_addr(&mut self, v6: bool) {
+        let (h, rank) = self.c.addr_name();
+        let table = self.address(h, rank, v6);
+        let ttl = self.c.ttl(h, table);
+        if v6 {
+            self.emit(LineKind::Aaaa, b"AAAA", ttl);
+        } else {
+            self.emit(LineKind::A, b"A", ttl);
+        }
+    }
+
+    fn ev_cname(&mut self) {
+        let (h, popular) = self.c.cname_name();
+        let th = self.c.t.cname_target(h, &self.c.query, &mut self.c.answer);
+        let ttl = self.c.ttl(h, if popular { TTL_POPULAR } else { TTL_TAIL });
+        self.emit(LineKind::Cname, b"CNAME", ttl);
+        // The target's A record, in the same response.
+        std::mem::swap(&mut self.c.query, &mut self.c.answer);
+        self.c.answer.clear();
+        let table = self.address(th, Some(if popular { 0 } else { POPULAR_RANKS }), false);
+        let ttl = self.c.ttl(th, table);
+        self.emit(LineKind::A, b"A", ttl);
+    }
+
+    fn ev_mx(&mut self) {
+        let zh = self.c.zone(30);
+        let n = mx_count(zh);
+        let j = if n > 1 { self.c.rng.below(n) } else { 0 };
+        push_mx_exchange(&mut self.c.answer, zh, &self.c.query, j);
+        let ttl = self.c.ttl(zh, TTL_ZONE);
+        self.emit(LineKind::Mx, b"MX", ttl);
+    }
+
+    fn ev_txt(&mut self) {
+        let h = self.c.txt(TXT_QUOTE);
+        let ttl = self.c.ttl(h, TTL_ZONE);
+        self.emit(LineKind::Txt, b"TXT", ttl);
+    }
+
+    fn ev_ns(&mut self) {
+        let zh = self.c.zone(20);
+        let j = self.c.rng.below(ns_count(zh));
+        push_ns_name(&mut self.c.answer, zh, &self.c.query, j);
+        let ttl = self.c.ttl(zh, TTL_ZONE);
+        self.emit(LineKind::Ns, b"NS", ttl);
+    }
+
+    fn ev_ptr(&mut self) {
+        let h = self.c.ptr();
+        let ttl = self.c.ttl(h, TTL_ZONE);
+        self.emit(LineKind::Ptr, b"PTR", ttl);
+    }
+
+    fn ev_nx(&mut self) {
+        let (qtype, _) = self.c.nx();
+        self.c.answer.extend_from_slice(b"NXDOMAIN");
         self.emit(LineKind::NxDomain, qtype, 0);
     }
 
@@ -1468,15 +1639,15 @@ impl Gen {
         b.extend_from_slice(b",\"timestamp_ms\":");
         push_u64(b, self.ts_us);
         b.extend_from_slice(b",\"client\":\"");
-        b.extend_from_slice(&self.t.clients[self.client]);
+        b.extend_from_slice(&self.c.t.clients[self.client]);
         b.extend_from_slice(b"\",\"server\":\"");
         b.extend_from_slice(SERVERS[self.server].0.as_bytes());
         b.extend_from_slice(b"\",\"class\":\"IN\",\"query\":\"");
-        b.extend_from_slice(&self.query);
+        b.extend_from_slice(&self.c.query);
         b.extend_from_slice(b"\",\"type\":\"");
         b.extend_from_slice(qtype);
         b.extend_from_slice(b"\",\"answer\":\"");
-        b.extend_from_slice(&self.answer);
+        b.extend_from_slice(&self.c.answer);
         b.extend_from_slice(b"\",\"ttl\":");
         push_u64(b, ttl);
         b.extend_from_slice(b",\"count\":");
@@ -1484,9 +1655,9 @@ impl Gen {
         b.extend_from_slice(b"}\n");
         self.bytes += (b.len() - start) as u64;
 
-        let qh = hash_bytes(&self.query);
+        let qh = hash_bytes(&self.c.query);
         self.names.add(qh);
-        let ah = hash_bytes(&self.answer);
+        let ah = hash_bytes(&self.c.answer);
         let th = hash_bytes(qtype);
         self.tuples.add(mix64(
             qh.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ ah.rotate_left(23) ^ th,
@@ -1701,6 +1872,34 @@ mod tests {
             "singles {}",
             singles * 100 / counts.len()
         );
+    }
+
+    #[test]
+    fn ipv6_text_is_canonical() {
+        let mut rng = Xoshiro::new(3);
+        let check = |groups: [u16; 8]| {
+            let mut b = Vec::new();
+            push_ipv6_groups(&mut b, groups);
+            let want = std::net::Ipv6Addr::from(groups).to_string();
+            assert_eq!(String::from_utf8(b).expect("ascii"), want);
+        };
+        for i in 0..20_000 {
+            check(ipv6_groups(rng.next_u64(), i % 2 == 0));
+        }
+        // Zero runs anywhere (std prints IPv4-mapped addresses differently).
+        for _ in 0..20_000 {
+            let r = rng.next_u64();
+            let groups: [u16; 8] = std::array::from_fn(|k| {
+                if (r >> k) & 1 == 0 {
+                    0
+                } else {
+                    (r >> (8 + 4 * k)) as u16 | 1
+                }
+            });
+            if groups[..5] != [0; 5] || groups[5] != 0xffff {
+                check(groups);
+            }
+        }
     }
 
     #[test]

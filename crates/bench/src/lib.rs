@@ -3,4 +3,6 @@
 pub mod generator;
 
 pub use generator::{GenConfig, GenStats, LineKind, generate};
+pub mod pcapgen;
+pub use pcapgen::{PcapGenConfig, PcapGenStats, generate_pcap};
 pub mod scenarios;

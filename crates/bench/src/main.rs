@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use dnsrecall_bench::generator::{self, DEFAULT_START_TIME, GenConfig, GenStats, LineKind};
+use dnsrecall_bench::pcapgen::{self, DEFAULT_RATE, PcapGenConfig, PcapGenStats};
 use dnsrecall_bench::scenarios;
 
 #[derive(Debug, Parser)]
@@ -27,6 +28,9 @@ struct Cli {
 enum Command {
     /// Write a deterministic synthetic gamelinux/passivedns JSON-lines log.
     Gen(GenArgs),
+    /// Write a deterministic synthetic pcap capture of DNS traffic (for `dnsrecall
+    /// sniff`).
+    GenPcap(GenPcapArgs),
     /// Generate a log (unless --log), ingest it into a fresh store, print lines/s and
     /// bytes per tuple.
     Ingest(IngestArgs),
@@ -89,10 +93,34 @@ struct GenArgs {
     start_time: i64,
 }
 
+#[derive(Debug, Args)]
+struct GenPcapArgs {
+    /// Number of packets to write (about half are DNS responses).
+    #[arg(long)]
+    packets: u64,
+    /// PRNG seed: the same options always give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file, or `-` for standard output.
+    #[arg(long)]
+    out: PathBuf,
+    /// Unix time (seconds) of the first packet.
+    #[arg(long, default_value_t = DEFAULT_START_TIME)]
+    start_time: i64,
+    /// Mean DNS transactions per second of capture time.
+    #[arg(
+        long,
+        default_value_t = DEFAULT_RATE,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000)
+    )]
+    rate: u64,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Gen(args) => cmd_gen(&args),
+        Command::GenPcap(args) => cmd_gen_pcap(&args),
         Command::Ingest(args) => cmd_ingest(&args).map(|_| ()),
         Command::Query(args) => {
             let dir = scenarios::work_dir(args.dir.clone()).join("store");
@@ -166,6 +194,87 @@ fn cmd_gen(args: &GenArgs) -> anyhow::Result<()> {
     };
     report(&stats, started.elapsed().as_secs_f64());
     Ok(())
+}
+
+fn cmd_gen_pcap(args: &GenPcapArgs) -> anyhow::Result<()> {
+    let cfg = PcapGenConfig {
+        packets: args.packets,
+        seed: args.seed,
+        start_time: args.start_time,
+        rate: args.rate,
+    };
+    let started = Instant::now();
+    let writer = if args.out.as_os_str() == "-" {
+        ThreadedWriter::new(io::stdout())
+    } else {
+        let file = File::create(&args.out)
+            .with_context(|| format!("cannot create {}", args.out.display()))?;
+        ThreadedWriter::new(file)
+    };
+    let stats = match run_to(writer, |w| pcapgen::generate_pcap(&cfg, w)) {
+        Ok(stats) => stats,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(()),
+        Err(e) => {
+            return Err(e).with_context(|| format!("writing {}", args.out.display()));
+        }
+    };
+    report_pcap(&stats, started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn report_pcap(s: &PcapGenStats, secs: f64) {
+    let mut e = io::stderr().lock();
+    let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
+    let pct = |n: u64, of: u64| {
+        if of > 0 {
+            n as f64 * 100.0 / of as f64
+        } else {
+            0.0
+        }
+    };
+    let _ = writeln!(
+        e,
+        "generated {} packets, {:.1} MiB in {:.2}s ({:.2} M packets/s, {:.0} MiB/s)",
+        s.packets,
+        s.bytes as f64 / 1_048_576.0,
+        secs,
+        per_sec(s.packets) / 1e6,
+        per_sec(s.bytes) / 1_048_576.0,
+    );
+    let _ = writeln!(
+        e,
+        "{} queries, {} responses ({:.1}% of packets), {} answer records, {} NXDOMAIN",
+        s.queries,
+        s.responses,
+        pct(s.responses, s.packets),
+        s.answers,
+        s.nxdomain
+    );
+    let _ = writeln!(
+        e,
+        "TCP: {} connections, {} packets ({:.1}%); IPv6: {} packets ({:.1}%)",
+        s.tcp_connections,
+        s.tcp_packets,
+        pct(s.tcp_packets, s.packets),
+        s.ipv6_packets,
+        pct(s.ipv6_packets, s.packets)
+    );
+    let _ = writeln!(
+        e,
+        "distinct (name,type,rdata) answers ~{}, NXDOMAIN questions ~{} (HyperLogLog, ~1%)",
+        s.distinct_tuples, s.distinct_nxdomain
+    );
+    let _ = writeln!(
+        e,
+        "capture time {:.1}s from {}",
+        (s.last_ts_us - s.first_ts_us) as f64 / 1e6,
+        s.first_ts_us / 1_000_000
+    );
+    let mix: Vec<String> = LineKind::ALL
+        .iter()
+        .map(|k| format!("{} {:.1}%", k.as_str(), pct(s.count(*k), s.responses)))
+        .collect();
+    let _ = writeln!(e, "responses: {}", mix.join(", "));
 }
 
 fn report(s: &GenStats, secs: f64) {

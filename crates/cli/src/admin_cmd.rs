@@ -6,7 +6,9 @@ use dnsrecall_query::{TimeFormat, parse_duration};
 use serde_json::json;
 
 use crate::config::{Config, open_store};
-use crate::{Cli, exit, usage};
+use std::fmt::Write as _;
+
+use crate::{Cli, exit, print_out, usage};
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -91,22 +93,33 @@ pub fn stats(cli: &Cli, config: &Config, args: &StatsArgs) -> Result<u8> {
             "time_last": s.time_last,
             "sensors": s.sensors.iter().map(|x| &**x).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        print_out(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         return Ok(exit::OK);
     }
-    println!("store            {}", s.path);
-    println!("size             {:.1} MB", s.bytes as f64 / 1e6);
-    println!("schema version   {}", s.schema_version);
-    println!("tuples           {}", s.tuples);
-    println!("names            {}", s.names);
-    println!("negative answers {}", s.negatives);
-    println!("client sightings {}", s.clients);
+    let mut text = String::new();
+    let _ = writeln!(text, "store            {}", s.path);
+    let _ = writeln!(text, "size             {:.1} MB", s.bytes as f64 / 1e6);
+    let _ = writeln!(text, "schema version   {}", s.schema_version);
+    let _ = writeln!(text, "tuples           {}", s.tuples);
+    let _ = writeln!(text, "names            {}", s.names);
+    let _ = writeln!(text, "negative answers {}", s.negatives);
+    let _ = writeln!(text, "client sightings {}", s.clients);
     match (s.time_first, s.time_last) {
-        (Some(a), Some(b)) => println!("time range       {} .. {}", tf.format(a), tf.format(b)),
-        _ => println!("time range       (empty)"),
+        (Some(a), Some(b)) => {
+            let _ = writeln!(
+                text,
+                "time range       {} .. {}",
+                tf.format(a),
+                tf.format(b)
+            );
+        }
+        _ => {
+            let _ = writeln!(text, "time range       (empty)");
+        }
     }
     let sensors: Vec<&str> = s.sensors.iter().map(|x| &**x).collect();
-    println!(
+    let _ = writeln!(
+        text,
         "sensors          {}",
         if sensors.is_empty() {
             "(none named)".into()
@@ -114,9 +127,10 @@ pub fn stats(cli: &Cli, config: &Config, args: &StatsArgs) -> Result<u8> {
             sensors.join(", ")
         }
     );
-    println!("tuples by type:");
+    let _ = writeln!(text, "tuples by type:");
     for (t, n) in &s.by_type {
-        println!("  {t:<10} {n}");
+        let _ = writeln!(text, "  {t:<10} {n}");
     }
+    print_out(&text)?;
     Ok(exit::OK)
 }

@@ -79,7 +79,7 @@ pub fn parse_clients(s: &str) -> Result<ClientMode> {
     })
 }
 
-fn parse_interval(s: &str) -> Result<Duration> {
+pub fn parse_interval(s: &str) -> Result<Duration> {
     if let Some(ms) = s.strip_suffix("ms") {
         let ms: u64 = ms
             .parse()
@@ -315,7 +315,7 @@ fn write_stats_json(path: &PathBuf, r: &Report, elapsed: Duration) -> Result<()>
     });
     let text = serde_json::to_string_pretty(&doc)?;
     if path.as_os_str() == "-" {
-        println!("{text}");
+        crate::print_out(&(text + "\n"))?;
     } else {
         std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
     }

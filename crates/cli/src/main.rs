@@ -4,6 +4,7 @@ mod admin_cmd;
 mod config;
 mod ingest_cmd;
 mod query_cmd;
+mod sniff_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,8 @@ pub struct Cli {
 pub enum Command {
     /// Import passive DNS logs (passivedns JSON or text, COF), whole or followed.
     Ingest(ingest_cmd::IngestArgs),
+    /// Capture DNS answers from pcap files or live interfaces.
+    Sniff(sniff_cmd::SniffArgs),
     /// Search the history by name, address, or names inside answers.
     Query(query_cmd::QueryArgs),
     /// Which clients asked for these names (or what a client asked for).
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Ingest(a) => ingest_cmd::run(&cli, &config, a),
+        Command::Sniff(a) => sniff_cmd::run(&cli, &config, a),
         Command::Query(a) => query_cmd::run_query(&cli, &config, a),
         Command::Clients(a) => query_cmd::run_clients(&cli, &config, a),
         Command::Prune(a) => admin_cmd::prune(&cli, &config, a),
@@ -123,6 +127,16 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// Writes to standard output; a closed pipe (`dnsrecall stats | head`) is not an error.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
 
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))

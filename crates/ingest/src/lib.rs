@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod aggregate;
+pub mod capture;
 pub mod pipeline;
 mod privacy;
 pub mod writer;

@@ -15,8 +15,8 @@ fn err(msg: impl Into<String>) -> PatternError {
     PatternError(msg.into())
 }
 
-const EXPECTED: &str = "expected a name (isc.sans.org), *.name, name.*, *text*, an address, \
-                        a CIDR prefix (10.0.0.0/8) or a range (10.0.0.1-10.0.0.9)";
+const EXPECTED: &str = "expected a name (isc.sans.org), *.name, name.*, *text*, * (everything), \
+                        an address, a CIDR prefix (10.0.0.0/8) or a range (10.0.0.1-10.0.0.9)";
 
 /// Parses a query pattern of the query language.
 ///
@@ -50,6 +50,10 @@ pub fn parse_name_pattern(input: &str) -> Result<NameSelector, PatternError> {
     };
     if stars == 0 {
         return name(s).map(NameSelector::Exact);
+    }
+    if s == "*" {
+        // Every name (the root's subdomains): a full index scan, in reversed-label order.
+        return Ok(NameSelector::Subdomains(Name::root()));
     }
     if stars == 2 && s.len() > 2 && s.starts_with('*') && s.ends_with('*') {
         let inner = s[1..s.len() - 1].to_ascii_lowercase();
@@ -238,9 +242,9 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(show(input), want, "{input}");
         }
+        assert_eq!(show("*"), "sub .");
         for bad in [
             "",
-            "*",
             "**",
             "*ab*",
             "a*b.com",

@@ -134,7 +134,7 @@ impl SqliteStore {
         // loss can take back the last transactions, never corrupt the file.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "cache_size", -262_144)?; // 256 MiB
+        conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         register_functions(&conn)?;
@@ -150,7 +150,7 @@ impl SqliteStore {
 
     /// For bulk writers: a second connection on its own thread checkpoints the write-ahead
     /// log (passively: it never blocks the writer), and this connection gets a larger page
-    /// cache. Stops when the store is dropped.
+    /// cache (128 MiB). Stops when the store is dropped.
     ///
     /// # Errors
     /// When the second connection cannot be opened.
@@ -159,7 +159,7 @@ impl SqliteStore {
             return Ok(());
         }
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        self.conn.pragma_update(None, "cache_size", -1_048_576)?; // 1 GiB
+        self.conn.pragma_update(None, "cache_size", -131_072)?; // 128 MiB
         let other = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         other.busy_timeout(std::time::Duration::from_millis(100))?;
         let (stop, wake) = std::sync::mpsc::channel::<()>();

@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc returns freed memory to the system more readily than glibc's allocator with
+/// several threads (lower peak RSS for sniff and ingest), and is faster for small objects.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes (documented in `dnsrecall --help`).
 pub mod exit {
     /// Success.

@@ -19,7 +19,7 @@ use crate::ingest_cmd::{parse_clients, parse_interval};
 use crate::{Cli, exit, usage};
 
 /// Memory one aggregated entry takes, to turn --max-memory into an entry bound.
-const BYTES_PER_ENTRY: u64 = 256;
+const BYTES_PER_ENTRY: u64 = 384;
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -68,7 +68,7 @@ pub struct SniffArgs {
     pub clients: Option<String>,
     /// Memory for aggregation before a flush to the store, in MiB (nothing is dropped:
     /// a full aggregator is flushed).
-    #[arg(long, default_value_t = 128, value_name = "MIB")]
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
     pub max_memory: u64,
     /// Longest time data waits in memory before it is committed (live capture).
     #[arg(long, default_value = "10s", value_name = "DURATION")]

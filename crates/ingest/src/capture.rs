@@ -80,7 +80,8 @@ pub enum Error {
     WriterGone,
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
-    #[error("{0}")]
+    // Transparent: `{0}` with `#[from]` (a source) printed the message twice in a chain.
+    #[error(transparent)]
     Live(#[from] dnsrecall_sources::live_capture::LiveError),
 }
 
@@ -251,6 +252,15 @@ pub fn sniff_live(
         .map(|_| Arc::new(Mutex::new(Default::default())))
         .collect();
     let names: Vec<String> = captures.iter().map(|c| c.interface().to_owned()).collect();
+    // After a stop, frames the kernel took before it can still wait in the ring: libpcap
+    // hands a block over up to the read timeout after its first frame. Reading on that long
+    // keeps them (stopping at once lost the last answers).
+    let drain = interfaces
+        .iter()
+        .map(|o| o.read_timeout)
+        .max()
+        .unwrap_or_default()
+        + Duration::from_millis(50);
     let mut threads = Vec::new();
     for (mut cap, slot) in captures.into_iter().zip(shared.iter().cloned()) {
         let tx = tx.clone();
@@ -270,7 +280,14 @@ pub fn sniff_live(
                             *s = (cap.stats(), d.counters().clone(), frames, bytes);
                         }
                     };
-                    while !halt_thread.load(Ordering::Relaxed) {
+                    let mut stop_at: Option<Instant> = None;
+                    loop {
+                        if stop_at.is_none() && halt_thread.load(Ordering::Relaxed) {
+                            stop_at = Some(Instant::now() + drain);
+                        }
+                        if stop_at.is_some_and(|t| Instant::now() >= t) {
+                            break;
+                        }
                         let now_us = match cap.next_frame()? {
                             Some(frame) => {
                                 frames += 1;

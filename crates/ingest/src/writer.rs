@@ -1,8 +1,9 @@
 //! The store writer thread shared by every pipeline (log files, captures): it owns the
 //! store and commits each batch in one transaction, in the order the batches were sent.
 //!
-//! The channel holds one batch: while a batch commits, the next one fills; a slow store
-//! blocks the sender instead of growing memory.
+//! The channel is a rendezvous: while a batch commits, the next one fills, and a sender
+//! with a full batch waits for the writer. At most two batches exist (memory bound); a
+//! slow store blocks the sender instead of growing memory.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +35,7 @@ impl StoreWriter {
         if let Err(e) = store.checkpoint_in_background() {
             tracing::warn!("no background checkpoints ({e}): commits will checkpoint themselves");
         }
-        let (tx, rx) = sync_channel::<Batch>(1);
+        let (tx, rx) = sync_channel::<Batch>(0);
         let handle = thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {

@@ -34,7 +34,7 @@ pub const DB_FILE: &str = "dnsrecall.db";
 pub(crate) type FxHashMap<K, V> = std::collections::HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// Names cached in memory for id lookups while writing; beyond this the cache is cleared.
-const NAME_CACHE_MAX: usize = 1 << 20;
+const NAME_CACHE_MAX: usize = 1 << 18;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -150,7 +150,7 @@ impl SqliteStore {
 
     /// For bulk writers: a second connection on its own thread checkpoints the write-ahead
     /// log (passively: it never blocks the writer), and this connection gets a larger page
-    /// cache (128 MiB). Stops when the store is dropped.
+    /// cache (64 MiB). Stops when the store is dropped.
     ///
     /// # Errors
     /// When the second connection cannot be opened.
@@ -159,7 +159,7 @@ impl SqliteStore {
             return Ok(());
         }
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        self.conn.pragma_update(None, "cache_size", -131_072)?; // 128 MiB
+        self.conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB
         let other = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         other.busy_timeout(std::time::Duration::from_millis(100))?;
         let (stop, wake) = std::sync::mpsc::channel::<()>();

@@ -174,13 +174,24 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
                 ..LiveOptions::default()
             })
             .collect();
-        eprintln!(
-            "capturing on {} (filter {:?}); stop with Ctrl-C or SIGTERM",
-            args.interfaces.join(", "),
-            args.bpf
-        );
+        // Said once every interface is open, so a typo fails without claiming to capture.
+        let mut on_started = || {
+            eprintln!(
+                "capturing on {} (filter {:?}); stop with Ctrl-C or SIGTERM",
+                args.interfaces.join(", "),
+                args.bpf
+            );
+        };
         let mut on_report = |r: &Report| print_report(r, false);
-        capture::sniff_live(store, &live, &opts, &progress, &stop, &mut on_report)
+        capture::sniff_live(
+            store,
+            &live,
+            &opts,
+            &progress,
+            &stop,
+            &mut on_started,
+            &mut on_report,
+        )
     } else {
         let total: u64 = files
             .iter()

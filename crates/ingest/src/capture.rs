@@ -230,6 +230,7 @@ pub fn sniff_live(
     opts: &Options,
     progress: &Progress,
     stop: &AtomicBool,
+    on_started: &mut dyn FnMut(),
     on_report: &mut dyn FnMut(&Report),
 ) -> (Option<SqliteStore>, Result<Report, Error>) {
     let started = Instant::now();
@@ -241,6 +242,7 @@ pub fn sniff_live(
             Err(e) => return (Some(store), Err(e.into())),
         }
     }
+    on_started();
     let mut fold = match start(store, opts, progress) {
         Ok(f) => f,
         Err(e) => return (None, Err(e)),

@@ -62,7 +62,13 @@ pub struct LiveCapture {
     cap: pcap::Capture<pcap::Active>,
     link: u32,
     interface: String,
+    /// How long `next_frame` sleeps when nothing is ready.
+    idle_wait: Duration,
 }
+
+/// Longest sleep of a read that finds nothing ready: short against the kernel buffer, so a
+/// burst that arrives meanwhile is not dropped.
+const IDLE_WAIT: Duration = Duration::from_millis(10);
 
 impl std::fmt::Debug for LiveCapture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,6 +99,12 @@ impl LiveCapture {
             .buffer_size(o.buffer_size)
             .timeout(timeout)
             .open()
+            .map_err(open_err)?
+            // In blocking mode libpcap on Linux polls again whenever its timeout expires
+            // with no packet, so a read on a quiet link never returns: the caller would
+            // neither hand over what it holds nor see its stop flag (SIGTERM hung). Reads
+            // are non-blocking and `next_frame` waits itself.
+            .setnonblock()
             .map_err(open_err)?;
         cap.filter(&o.bpf, true).map_err(|e| LiveError::Filter {
             interface: o.interface.clone(),
@@ -104,6 +116,7 @@ impl LiveCapture {
             cap,
             link,
             interface: o.interface.clone(),
+            idle_wait: o.read_timeout.min(IDLE_WAIT),
         })
     }
 
@@ -112,11 +125,15 @@ impl LiveCapture {
         &self.interface
     }
 
-    /// The next frame, or `None` when the read timed out with nothing captured.
+    /// The next frame, or `None` when nothing was ready (after a short sleep, at most the
+    /// read timeout).
     ///
     /// # Errors
     /// When the capture failed (the interface went away).
-    #[expect(clippy::useless_conversion, reason = "time_t and suseconds_t differ by platform")]
+    #[expect(
+        clippy::useless_conversion,
+        reason = "time_t and suseconds_t differ by platform"
+    )]
     pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, LiveError> {
         match self.cap.next_packet() {
             Ok(p) => {
@@ -130,7 +147,10 @@ impl LiveCapture {
                     orig_len: p.header.len,
                 }))
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(pcap::Error::TimeoutExpired) => {
+                std::thread::sleep(self.idle_wait);
+                Ok(None)
+            }
             Err(e) => Err(LiveError::Read {
                 interface: self.interface.clone(),
                 message: e.to_string(),

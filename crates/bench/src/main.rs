@@ -38,6 +38,26 @@ enum Command {
     Query(QueryArgs),
     /// Both: ingest, then query the same store (the README's benchmark command).
     All(IngestArgs),
+    /// Generate a pcap (unless --pcap), `sniff -r` it into a fresh store: packets/s,
+    /// answers/s and peak RSS.
+    Sniff(SniffArgs),
+}
+
+#[derive(Debug, Args)]
+struct SniffArgs {
+    #[arg(long, default_value_t = 5_000_000)]
+    packets: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Use this capture instead of generating one.
+    #[arg(long)]
+    pcap: Option<PathBuf>,
+    /// Working directory for the capture and the store.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Aggregation memory, MiB (the CLI's --max-memory).
+    #[arg(long, default_value_t = 64)]
+    max_memory: u64,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +141,37 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Gen(args) => cmd_gen(&args),
         Command::GenPcap(args) => cmd_gen_pcap(&args),
+        Command::Sniff(args) => {
+            let dir = scenarios::work_dir(args.dir.clone());
+            std::fs::create_dir_all(&dir)?;
+            let pcap = match &args.pcap {
+                Some(p) => p.clone(),
+                None => {
+                    let p = dir.join(format!("gen-{}-{}.pcap", args.packets, args.seed));
+                    if !p.exists() {
+                        eprintln!(
+                            "generating {} packets into {} ...",
+                            args.packets,
+                            p.display()
+                        );
+                        let tmp = p.with_extension("partial");
+                        cmd_gen_pcap(&GenPcapArgs {
+                            packets: args.packets,
+                            seed: args.seed,
+                            out: tmp.clone(),
+                            start_time: DEFAULT_START_TIME,
+                            rate: DEFAULT_RATE,
+                        })?;
+                        std::fs::rename(&tmp, &p)?;
+                    }
+                    p
+                }
+            };
+            eprintln!("sniffing {} ...", pcap.display());
+            let figures = scenarios::sniff(&pcap, &dir.join("sniff-store"), args.max_memory)?;
+            scenarios::print_sniff(&figures);
+            Ok(())
+        }
         Command::Ingest(args) => cmd_ingest(&args).map(|_| ()),
         Command::Query(args) => {
             let dir = scenarios::work_dir(args.dir.clone()).join("store");

@@ -11,6 +11,7 @@
 
 mod aggregate;
 pub mod capture;
+pub mod log_output;
 pub mod pipeline;
 mod privacy;
 pub mod writer;

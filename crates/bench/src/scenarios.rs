@@ -319,6 +319,8 @@ pub fn sniff(pcap: &Path, store_dir: &Path, max_memory_mib: u64) -> Result<Sniff
         flush_interval: Duration::from_secs(10),
         report_interval: Duration::from_secs(60),
         wire: dnsrecall_wire::Config::default(),
+        logs: Vec::new(),
+        reopen_logs: std::sync::Arc::new(AtomicBool::new(false)),
     };
     // Forget the peak of what ran before (generation): Linux resets VmHWM on "5".
     let _ = std::fs::write("/proc/self/clear_refs", "5");

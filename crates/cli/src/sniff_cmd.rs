@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use dnsrecall_ingest::ClientPolicy;
 use dnsrecall_ingest::capture::{self, Options, Progress, Report};
+use dnsrecall_ingest::log_output::LogFormat;
 use dnsrecall_sources::live_capture::LiveOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -76,6 +77,13 @@ pub struct SniffArgs {
     /// How often live capture prints its counters (kernel drops included).
     #[arg(long, default_value = "60s", value_name = "DURATION")]
     pub report_interval: String,
+    /// Also write every answer seen as gamelinux/passivedns JSON lines to FILE (appended;
+    /// reopened on SIGHUP for logrotate), for pipelines built on passivedns.
+    #[arg(long, value_name = "FILE")]
+    pub log_json: Option<PathBuf>,
+    /// Also write every answer seen as COF NDJSON to FILE (appended; reopened on SIGHUP).
+    #[arg(long, value_name = "FILE")]
+    pub log_cof: Option<PathBuf>,
     /// Write the process id to FILE while running (removed on exit).
     #[arg(long, value_name = "FILE")]
     pub pid_file: Option<PathBuf>,
@@ -147,7 +155,17 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
         flush_interval: parse_interval(&args.flush_interval)?,
         report_interval: parse_interval(&args.report_interval)?,
         wire,
+        logs: [
+            (&args.log_json, LogFormat::PassivednsJson),
+            (&args.log_cof, LogFormat::Cof),
+        ]
+        .into_iter()
+        .filter_map(|(p, f)| p.clone().map(|p| (p, f)))
+        .collect(),
+        reopen_logs: Arc::new(AtomicBool::new(false)),
     };
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, opts.reopen_logs.clone())
+        .context("installing the SIGHUP handler")?;
     let _pid = match &args.pid_file {
         Some(p) => {
             std::fs::write(p, format!("{}\n", std::process::id()))

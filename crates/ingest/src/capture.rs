@@ -22,6 +22,7 @@ use dnsrecall_sources::pcap_file::{self, CaptureError};
 use dnsrecall_store::{SqliteStore, WriteError, WriteStats};
 use dnsrecall_wire::{Counters as WireCounters, Decoder, LinkType};
 
+use crate::log_output::{LogFormat, LogOutput};
 use crate::writer::StoreWriter;
 use crate::{Aggregator, ClientPolicy};
 
@@ -42,6 +43,10 @@ pub struct Options {
     /// How often live capture reports its counters.
     pub report_interval: Duration,
     pub wire: dnsrecall_wire::Config,
+    /// passivedns-compatible outputs (`--log-json`, `--log-cof`).
+    pub logs: Vec<(PathBuf, LogFormat)>,
+    /// Set on SIGHUP: the log outputs are reopened (logrotate).
+    pub reopen_logs: Arc<AtomicBool>,
 }
 
 /// Live progress, for a progress bar.
@@ -83,9 +88,16 @@ pub enum Error {
     // Transparent: `{0}` with `#[from]` (a source) printed the message twice in a chain.
     #[error(transparent)]
     Live(#[from] dnsrecall_sources::live_capture::LiveError),
+    #[error("log output {path}: {source}")]
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 struct Fold {
+    logs: Vec<LogOutput>,
+    reopen_logs: Arc<AtomicBool>,
     agg: Aggregator,
     writer: StoreWriter,
     max_entries: usize,
@@ -94,7 +106,24 @@ struct Fold {
 }
 
 impl Fold {
+    fn log_error(log: &LogOutput, e: std::io::Error) -> Error {
+        Error::Log {
+            path: log.path().to_owned(),
+            source: e,
+        }
+    }
+
     fn add(&mut self, records: &mut Vec<Record>) -> Result<(), Error> {
+        if self.reopen_logs.swap(false, Ordering::Relaxed) {
+            for log in &mut self.logs {
+                log.reopen().map_err(|e| Self::log_error(log, e))?;
+            }
+        }
+        for log in &mut self.logs {
+            for r in records.iter() {
+                log.write(r).map_err(|e| Self::log_error(log, e))?;
+            }
+        }
         for r in records.drain(..) {
             self.agg.record(r);
         }
@@ -106,6 +135,9 @@ impl Fold {
 
     fn flush(&mut self) -> Result<(), Error> {
         self.last_flush = Instant::now();
+        for log in &mut self.logs {
+            log.flush().map_err(|e| Self::log_error(log, e))?;
+        }
         if self.agg.is_empty() {
             return Ok(());
         }
@@ -134,10 +166,33 @@ impl Fold {
     }
 }
 
-fn start(store: SqliteStore, opts: &Options, progress: &Progress) -> Result<Fold, Error> {
-    let writer =
-        StoreWriter::start(store, progress.tuples_committed.clone()).map_err(Error::Thread)?;
+/// Opens the log outputs and starts the writer; on failure hands back the store if it still
+/// has it (a writer thread that could not start took it along).
+fn start(
+    store: SqliteStore,
+    opts: &Options,
+    progress: &Progress,
+) -> Result<Fold, Box<(Option<SqliteStore>, Error)>> {
+    let mut logs = Vec::new();
+    for (path, format) in &opts.logs {
+        match LogOutput::open(path, *format) {
+            Ok(l) => logs.push(l),
+            Err(source) => {
+                let e = Error::Log {
+                    path: path.clone(),
+                    source,
+                };
+                return Err(Box::new((Some(store), e)));
+            }
+        }
+    }
+    let writer = match StoreWriter::start(store, progress.tuples_committed.clone()) {
+        Ok(w) => w,
+        Err(e) => return Err(Box::new((None, Error::Thread(e)))),
+    };
     Ok(Fold {
+        logs,
+        reopen_logs: opts.reopen_logs.clone(),
         agg: Aggregator::new(opts.policy.clone()),
         writer,
         max_entries: opts.max_entries,
@@ -157,7 +212,10 @@ pub fn sniff_files(
     let started = Instant::now();
     let mut fold = match start(store, opts, progress) {
         Ok(f) => f,
-        Err(e) => return (None, Err(e)),
+        Err(failed) => {
+            let (store, e) = *failed;
+            return (store, Err(e));
+        }
     };
     let mut report = Report::default();
     let mut decoder = Decoder::new(opts.wire.clone());
@@ -242,11 +300,14 @@ pub fn sniff_live(
             Err(e) => return (Some(store), Err(e.into())),
         }
     }
-    on_started();
     let mut fold = match start(store, opts, progress) {
         Ok(f) => f,
-        Err(e) => return (None, Err(e)),
+        Err(failed) => {
+            let (store, e) = *failed;
+            return (store, Err(e));
+        }
     };
+    on_started();
     let (tx, rx) = sync_channel::<Vec<Record>>(64);
     let halt = Arc::new(AtomicBool::new(false));
     let shared: Vec<Arc<Mutex<InterfaceState>>> = captures

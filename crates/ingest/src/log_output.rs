@@ -102,6 +102,11 @@ impl LogOutput {
         Ok(())
     }
 
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Pushes buffered lines to the file.
     ///
     /// # Errors

@@ -98,8 +98,8 @@ impl SqliteStore {
 
     /// Deletes tuples and negative answers last seen before `older_than`, client sightings
     /// last seen before `clients_older_than`, then the names nothing refers to any more.
-    /// The substring index is contentless and keeps the deleted ids: harmless, since every
-    /// substring candidate is checked against the name itself.
+    /// The substring index keeps the deleted ids: harmless, since every substring candidate
+    /// is checked against the name itself.
     ///
     /// # Errors
     /// On SQLite failure (nothing is deleted then).

@@ -9,6 +9,7 @@
 
 mod admin;
 mod codec;
+mod grams;
 mod read;
 mod schema;
 mod write;

@@ -152,11 +152,77 @@ pub struct QueryStats {
 struct Sql {
     text: String,
     params: Vec<Value>,
+    /// Substring queries: the parameter that takes batches of candidate name ids (a JSON
+    /// array), and the substring whose rarest trigram yields them.
+    candidates: Option<(usize, String)>,
+}
+
+/// Candidate name ids for a substring: the posting list of its rarest trigram, read chunk
+/// by chunk in id order (a primary-key range scan of `grams`), handed out in batches.
+struct Candidates {
+    gram: u32,
+    /// The key of the last chunk read.
+    after: i64,
+    buffer: Vec<i64>,
+    exhausted: bool,
+}
+
+/// Candidates checked per statement run.
+const CANDIDATE_BATCH: usize = 512;
+
+impl Candidates {
+    /// `None` when one of the substring's trigrams is in no name (no match possible).
+    fn new(conn: &rusqlite::Connection, substring: &str) -> rusqlite::Result<Option<Self>> {
+        let mut size = conn.prepare_cached(
+            "SELECT count(*), coalesce(sum(length(ids)), 0) FROM grams WHERE gram = ?1",
+        )?;
+        let mut best: Option<(i64, u32)> = None;
+        for g in crate::grams::grams_of(substring.as_bytes()) {
+            let (chunks, bytes): (i64, i64) =
+                size.query_row([g], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if chunks == 0 {
+                return Ok(None);
+            }
+            let cost = bytes + chunks;
+            if best.is_none_or(|(c, _)| cost < c) {
+                best = Some((cost, g));
+            }
+        }
+        Ok(best.map(|(_, gram)| Self {
+            gram,
+            after: i64::MIN,
+            buffer: Vec::new(),
+            exhausted: false,
+        }))
+    }
+
+    fn next_batch(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<Vec<i64>> {
+        while self.buffer.len() < CANDIDATE_BATCH && !self.exhausted {
+            let mut st = conn.prepare_cached(
+                "SELECT first_id, ids FROM grams WHERE gram = ?1 AND first_id > ?2 \
+                 ORDER BY first_id LIMIT 8",
+            )?;
+            let mut rows = st.query(rusqlite::params![self.gram, self.after])?;
+            let mut read = 0;
+            while let Some(row) = rows.next()? {
+                let first: i64 = row.get(0)?;
+                let blob = row.get_ref(1)?.as_blob().unwrap_or_default();
+                crate::grams::decode_chunk(first, blob, &mut self.buffer);
+                self.after = first;
+                read += 1;
+            }
+            self.exhausted = read < 8;
+        }
+        let n = self.buffer.len().min(CANDIDATE_BATCH);
+        Ok(self.buffer.drain(..n).collect())
+    }
 }
 
 /// How a name selector reads `names` under an alias: the FROM source, the condition, the
 /// ORDER BY that follows the index, and the parameters.
 struct NameSql {
+    /// Substring: its first parameter is the candidate list, fed batch by batch.
+    candidates: Option<String>,
     from: String,
     cond: String,
     order: String,
@@ -165,6 +231,7 @@ struct NameSql {
 
 fn name_condition(sel: &NameSelector, alias: &str) -> Result<NameSql, QueryError> {
     let plain = |cond: String, order: String, params: Vec<Value>| NameSql {
+        candidates: None,
         from: format!("names {alias}"),
         cond,
         order,
@@ -198,33 +265,21 @@ fn name_condition(sel: &NameSelector, alias: &str) -> Result<NameSql, QueryError
             vec![Value::Text(format!("{p}.")), Value::Text(format!("{p}/"))],
         ),
         NameSelector::Substring(s) => {
-            if s.chars().count() < 3 {
+            if s.len() < 3 {
                 return Err(QueryError::Invalid(format!(
                     "substring {s:?} is too short: give at least 3 characters between the *s"
                 )));
             }
-            let mut grams: Vec<String> = Vec::new();
-            let chars: Vec<char> = s.chars().collect();
-            for w in chars.windows(3) {
-                let g: String = w.iter().collect();
-                if !grams.contains(&g) {
-                    grams.push(g);
-                }
-            }
-            let expr = grams
-                .iter()
-                .map(|g| format!("\"{}\"", g.replace('"', "\"\"")))
-                .collect::<Vec<_>>()
-                .join(" AND ");
-            // The trigram index drives the join in rowid order, so a limit stops it early;
-            // instr() keeps only names that hold the substring itself.
+            // Candidates come from the trigram index in id order (see `Candidates`); the
+            // name itself confirms each one.
             NameSql {
-                from: format!(
-                    "names_fts {alias}_fts JOIN names {alias} ON {alias}.id = {alias}_fts.rowid"
+                candidates: Some(s.clone()),
+                from: format!("names {alias}"),
+                cond: format!(
+                    "{alias}.id IN (SELECT value FROM json_each(?)) AND instr({alias}.name, ?) > 0"
                 ),
-                cond: format!("{alias}_fts.names_fts MATCH ? AND instr({alias}.name, ?) > 0"),
-                order: format!("{alias}_fts.rowid"),
-                params: vec![Value::Text(expr), Value::Text(s.clone())],
+                order: format!("{alias}.id"),
+                params: vec![Value::Text("[]".into()), Value::Text(s.clone())],
             }
         }
     })
@@ -275,14 +330,17 @@ impl SqliteStore {
         const COLS: &str = "n.name, t.rrtype, t.rdata, tn.name, t.sensor, t.time_first, \
                             t.time_last, t.count, t.ttl";
         let mut params = Vec::new();
+        let mut cand = None;
         let text = match sel {
             Selector::Name(ns) => {
                 let NameSql {
+                    candidates,
                     from,
                     cond,
                     order,
                     params: p,
                 } = name_condition(ns, "n")?;
+                cand = candidates.map(|c| (params.len(), c));
                 params.extend(p);
                 let types = type_condition("t.rrtype", filter, &mut params);
                 let sensors =
@@ -314,11 +372,13 @@ impl SqliteStore {
             }
             Selector::RdataName(ns) => {
                 let NameSql {
+                    candidates,
                     from,
                     cond,
                     order,
                     params: p,
                 } = name_condition(ns, "tn")?;
+                cand = candidates.map(|c| (params.len(), c));
                 params.extend(p);
                 let types = type_condition("t.rrtype", filter, &mut params);
                 let sensors =
@@ -330,7 +390,11 @@ impl SqliteStore {
                 )
             }
         };
-        Ok(Sql { text, params })
+        Ok(Sql {
+            text,
+            params,
+            candidates: cand,
+        })
     }
 
     /// The SQL plan of a tuple query, one line per step (for tests and `--explain`).
@@ -394,7 +458,6 @@ impl SqliteStore {
                 .clone()
         };
         let mut st = self.conn.prepare_cached(&sql.text)?;
-        let mut rows = st.query(params_from_iter(sql.params.iter()))?;
         let mut pending: Option<(Decoded<R>, Vec<Arc<str>>)> = None;
         let mut finish = |p: Option<(Decoded<R>, Vec<Arc<str>>)>, stats: &mut QueryStats| {
             let Some((mut d, sensors)) = p else {
@@ -407,25 +470,53 @@ impl SqliteStore {
             stats.rows_returned += 1;
             f(d.row).is_break()
         };
-        while let Some(row) = rows.next()? {
-            stats.rows_read += 1;
-            let d = decode(row)?;
-            let s = sensor(d.sensor);
-            match &mut pending {
-                Some((p, sensors)) if p.identity == d.identity => {
-                    p.value.merge(&d.value);
-                    if let Some(s) = s
-                        && !sensors.contains(&s)
-                    {
-                        sensors.push(s);
+        // One run of the statement, or one per batch of substring candidates: rows of one
+        // name never span two batches, so merging across sensors works the same.
+        let mut candidates = match &sql.candidates {
+            None => None,
+            Some((_, substring)) => match Candidates::new(&self.conn, substring)? {
+                Some(c) => Some(c),
+                None => return Ok(stats), // a trigram no name has: nothing matches
+            },
+        };
+        let mut params = sql.params.clone();
+        loop {
+            if let (Some(c), Some((slot, _))) = (candidates.as_mut(), &sql.candidates) {
+                let batch = c.next_batch(&self.conn)?;
+                if batch.is_empty() {
+                    break;
+                }
+                let json = batch
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                params[*slot] = Value::Text(format!("[{json}]"));
+            }
+            let mut rows = st.query(params_from_iter(params.iter()))?;
+            while let Some(row) = rows.next()? {
+                stats.rows_read += 1;
+                let d = decode(row)?;
+                let s = sensor(d.sensor);
+                match &mut pending {
+                    Some((p, sensors)) if p.identity == d.identity => {
+                        p.value.merge(&d.value);
+                        if let Some(s) = s
+                            && !sensors.contains(&s)
+                        {
+                            sensors.push(s);
+                        }
+                    }
+                    _ => {
+                        let done = pending.replace((d, s.into_iter().collect()));
+                        if finish(done, &mut stats) {
+                            return Ok(stats);
+                        }
                     }
                 }
-                _ => {
-                    let done = pending.replace((d, s.into_iter().collect()));
-                    if finish(done, &mut stats) {
-                        return Ok(stats);
-                    }
-                }
+            }
+            if candidates.is_none() {
+                break;
             }
         }
         finish(pending.take(), &mut stats);
@@ -650,14 +741,17 @@ impl SqliteStore {
         const COLS: &str =
             "n.name, c.client, c.qtype, c.sensor, c.time_first, c.time_last, c.count";
         let mut params = Vec::new();
+        let mut cand = None;
         let text = match sel {
             Selector::Name(ns) => {
                 let NameSql {
+                    candidates,
                     from,
                     cond,
                     order,
                     params: p,
                 } = name_condition(ns, "n")?;
+                cand = candidates.map(|c| (params.len(), c));
                 params.extend(p);
                 let types = type_condition("c.qtype", filter, &mut params);
                 let sensors =
@@ -687,7 +781,11 @@ impl SqliteStore {
                 ));
             }
         };
-        Ok(Sql { text, params })
+        Ok(Sql {
+            text,
+            params,
+            candidates: cand,
+        })
     }
 
     fn negative_sql(&self, sel: &Selector, filter: &TupleFilter) -> Result<Sql, QueryError> {
@@ -698,11 +796,13 @@ impl SqliteStore {
         };
         let mut params = Vec::new();
         let NameSql {
+            candidates,
             from,
             cond,
             order,
             params: p,
         } = name_condition(ns, "n")?;
+        let cand = candidates.map(|c| (params.len(), c));
         params.extend(p);
         let types = type_condition("g.qtype", filter, &mut params);
         let sensors = self.sensor_condition("g.sensor", filter.sensors.as_ref(), &mut params)?;
@@ -713,6 +813,7 @@ impl SqliteStore {
                  WHERE {cond}{types}{sensors} ORDER BY {order}"
             ),
             params,
+            candidates: cand,
         })
     }
 

@@ -16,13 +16,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
     CREATE UNIQUE INDEX names_name ON names (name);
     CREATE INDEX names_rev ON names (rev_labels(name));
-    CREATE VIRTUAL TABLE names_fts USING fts5 (
-        name, content='', detail=none, columnsize=0,
-        tokenize='trigram'
-    );
-    -- Let FTS5 gather a whole batch of new names before it writes a segment (default
-    -- 1 MiB): bulk ingest then writes few large segments instead of many small ones.
-    INSERT INTO names_fts (names_fts, rank) VALUES ('hashsize', 16777216);
+    CREATE TABLE grams (
+        gram INTEGER NOT NULL,
+        first_id INTEGER NOT NULL,
+        last_id INTEGER NOT NULL,
+        ids BLOB NOT NULL,
+        PRIMARY KEY (gram, first_id)
+    ) WITHOUT ROWID;
     CREATE TABLE sensors (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
     CREATE TABLE tuples (
         name_id INTEGER NOT NULL,

@@ -86,7 +86,7 @@ impl SqliteStore {
         let mut ids = Ids {
             names: &mut self.name_ids,
             sensors: &mut self.sensor_ids,
-            first_new: None,
+            new_names: Vec::new(),
         };
         let t0 = std::time::Instant::now();
         write_tuples(&tx, &mut ids, &batch.tuples, &mut stats)?;
@@ -94,14 +94,7 @@ impl SqliteStore {
         write_negatives(&tx, &mut ids, &batch.negatives, &mut stats)?;
         write_clients(&tx, &mut ids, &batch.clients, &mut stats)?;
         let t2 = std::time::Instant::now();
-        if let Some(first) = ids.first_new {
-            // One statement for the whole batch: FTS5 flushes its pending terms at every
-            // statement boundary, so row-by-row inserts would write a segment per name.
-            tx.prepare_cached(
-                "INSERT INTO names_fts (rowid, name) SELECT id, name FROM names WHERE id >= ?1",
-            )?
-            .execute([first])?;
-        }
+        crate::grams::index_names(&tx, &ids.new_names)?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO checkpoints
@@ -168,8 +161,8 @@ impl SqliteStore {
 struct Ids<'a> {
     names: &'a mut FxHashMap<String, i64>,
     sensors: &'a mut FxHashMap<Arc<str>, i64>,
-    /// The first name id created in this transaction (new ids only grow).
-    first_new: Option<i64>,
+    /// Names created in this transaction, ids ascending, for the substring index.
+    new_names: Vec<(i64, String)>,
 }
 
 impl Ids<'_> {
@@ -191,7 +184,7 @@ impl Ids<'_> {
             let id = if insert.execute([name])? == 1 {
                 stats.names_new += 1;
                 let id = tx.last_insert_rowid();
-                self.first_new.get_or_insert(id);
+                self.new_names.push((id, name.to_owned()));
                 id
             } else {
                 select.query_row([name], |r| r.get(0))?

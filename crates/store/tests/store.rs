@@ -544,3 +544,70 @@ fn a_newer_schema_is_refused() {
     let err = SqliteStore::open_dir(dir.path()).unwrap_err();
     assert!(err.to_string().contains("newer"), "{err}");
 }
+
+#[test]
+fn substring_index_spans_batches_and_chunks() {
+    // Many names over several batches, so posting lists fill chunks and continue them; the
+    // answers must equal a brute-force scan, with and without a limit.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open_dir(dir.path()).unwrap();
+    let mut all = Vec::new();
+    for b in 0..6 {
+        let mut batch = Batch::default();
+        for i in 0..1500 {
+            let owner = format!("h{}x{i}.zone{}.example", b * 7919 % 97, i % 13);
+            all.push(owner.clone());
+            batch
+                .tuples
+                .push((key(None, &owner, RrType::A, "192.0.2.1"), v(1, 2, 1)));
+        }
+        store.write_batch(&batch).unwrap();
+    }
+    for needle in ["zone1", "x14", "e12.ex", "h0x1", ".zone12."] {
+        let mut want: Vec<&String> = all.iter().filter(|n| n.contains(needle)).collect();
+        want.sort_unstable();
+        want.dedup();
+        let sel = Selector::Name(NameSelector::Substring(needle.into()));
+        let (rows, _) = store
+            .query_tuples(&sel, &TupleFilter::default(), Sort::Natural, 0, 100_000)
+            .unwrap();
+        let mut got: Vec<String> = rows.iter().map(|r| r.rrname.to_string()).collect();
+        got.sort_unstable();
+        assert_eq!(got.len(), want.len(), "{needle}");
+        assert!(got.iter().zip(&want).all(|(g, w)| g == *w), "{needle}");
+        let (few, cut) = store
+            .query_tuples(
+                &Selector::Name(NameSelector::Substring(needle.into())),
+                &TupleFilter::default(),
+                Sort::Natural,
+                0,
+                3,
+            )
+            .unwrap();
+        assert_eq!(few.len(), want.len().min(3));
+        assert_eq!(cut, want.len() > 3);
+    }
+    assert!(
+        run(
+            &mut store,
+            Selector::Name(NameSelector::Substring("qqq".into()))
+        )
+        .is_empty()
+    );
+    let plan: Vec<String> = store
+        .connection()
+        .prepare(
+            "EXPLAIN QUERY PLAN SELECT first_id, ids FROM grams WHERE gram = ?1 AND first_id > ?2 \
+             ORDER BY first_id LIMIT 8",
+        )
+        .unwrap()
+        .query_map([1, 2], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter()
+            .all(|p| p.starts_with("SEARCH grams USING PRIMARY KEY")),
+        "{plan:?}"
+    );
+}

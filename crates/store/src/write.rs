@@ -117,7 +117,7 @@ impl SqliteStore {
         tracing::debug!(
             tuples_ms = (t1 - t0).as_millis(),
             negatives_clients_ms = (t2 - t1).as_millis(),
-            fts_checkpoints_ms = (t3 - t2).as_millis(),
+            grams_checkpoints_ms = (t3 - t2).as_millis(),
             commit_ms = t3.elapsed().as_millis(),
             "batch written"
         );

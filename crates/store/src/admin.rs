@@ -129,6 +129,7 @@ impl SqliteStore {
         tx.execute_batch("DROP TABLE orphans")?;
         tx.commit()?;
         self.name_ids.clear();
+        self.gram_tails.clear();
         Ok(stats)
     }
 

@@ -55,8 +55,16 @@ pub(crate) fn decode_chunk(first_id: i64, blob: &[u8], out: &mut Vec<i64>) {
     }
 }
 
+/// The last chunk of each gram, as stored: its key, last id and bytes. Kept across batches
+/// so appending needs no read; cleared when a transaction fails.
+pub(crate) type Tails = FxHashMap<u32, (i64, i64, Vec<u8>)>;
+
 /// Adds new names (ids ascending) to the index.
-pub(crate) fn index_names(tx: &Transaction<'_>, names: &[(i64, String)]) -> rusqlite::Result<()> {
+pub(crate) fn index_names(
+    tx: &Transaction<'_>,
+    tails: &mut Tails,
+    names: &[(i64, String)],
+) -> rusqlite::Result<()> {
     if names.is_empty() {
         return Ok(());
     }
@@ -78,9 +86,12 @@ pub(crate) fn index_names(tx: &Transaction<'_>, names: &[(i64, String)]) -> rusq
         "INSERT INTO grams (gram, first_id, last_id, ids) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for (g, ids) in grams {
-        let tail: Option<(i64, i64, Vec<u8>)> = last
-            .query_row([g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+        let tail = match tails.remove(&g) {
+            Some(t) => Some(t),
+            None => last
+                .query_row([g], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?,
+        };
         let mut ids = ids.into_iter();
         // Fill the gram's last chunk first, if it has room.
         if let Some((first_id, mut last_id, mut blob)) = tail
@@ -97,6 +108,9 @@ pub(crate) fn index_names(tx: &Transaction<'_>, names: &[(i64, String)]) -> rusq
                 }
             }
             update.execute(params![g, first_id, last_id, blob])?;
+            if blob.len() < CHUNK_BYTES {
+                tails.insert(g, (first_id, last_id, blob));
+            }
         }
         // Then new chunks.
         let mut chunk: Option<(i64, i64, Vec<u8>)> = None;
@@ -118,6 +132,7 @@ pub(crate) fn index_names(tx: &Transaction<'_>, names: &[(i64, String)]) -> rusq
         }
         if let Some((f, l, b)) = chunk {
             insert.execute(params![g, f, l, b])?;
+            tails.insert(g, (f, l, b));
         }
     }
     Ok(())

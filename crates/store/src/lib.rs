@@ -94,6 +94,7 @@ pub struct SqliteStore {
     name_ids: FxHashMap<String, i64>,
     sensor_ids: FxHashMap<Arc<str>, i64>,
     checkpointer: Option<Checkpointer>,
+    gram_tails: grams::Tails,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -146,6 +147,7 @@ impl SqliteStore {
             name_ids: FxHashMap::default(),
             sensor_ids: FxHashMap::default(),
             checkpointer: None,
+            gram_tails: grams::Tails::default(),
         })
     }
 

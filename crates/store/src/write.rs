@@ -78,6 +78,17 @@ impl SqliteStore {
     /// # Errors
     /// On SQLite failure; the transaction is rolled back and the batch can be retried.
     pub fn write_batch(&mut self, batch: &Batch) -> Result<WriteStats, WriteError> {
+        let result = self.write_batch_tx(batch);
+        if result.is_err() {
+            // Ids and chunk tails handed out inside the failed transaction are gone with it.
+            self.name_ids.clear();
+            self.sensor_ids.clear();
+            self.gram_tails.clear();
+        }
+        result
+    }
+
+    fn write_batch_tx(&mut self, batch: &Batch) -> Result<WriteStats, WriteError> {
         if self.name_ids.len() > NAME_CACHE_MAX {
             self.name_ids.clear();
         }
@@ -94,7 +105,7 @@ impl SqliteStore {
         write_negatives(&tx, &mut ids, &batch.negatives, &mut stats)?;
         write_clients(&tx, &mut ids, &batch.clients, &mut stats)?;
         let t2 = std::time::Instant::now();
-        crate::grams::index_names(&tx, &ids.new_names)?;
+        crate::grams::index_names(&tx, &mut self.gram_tails, &ids.new_names)?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO checkpoints
@@ -121,15 +132,8 @@ impl SqliteStore {
             commit_ms = t3.elapsed().as_millis(),
             "batch written"
         );
-        match committed {
-            Ok(()) => Ok(stats),
-            Err(e) => {
-                // Ids handed out inside the failed transaction are gone with it.
-                self.name_ids.clear();
-                self.sensor_ids.clear();
-                Err(e.into())
-            }
-        }
+        committed?;
+        Ok(stats)
     }
 
     /// The checkpoint stored for a source path, if any.

@@ -157,14 +157,79 @@ struct Sql {
     candidates: Option<(usize, String)>,
 }
 
-/// Candidate name ids for a substring: the posting list of its rarest trigram, read chunk
-/// by chunk in id order (a primary-key range scan of `grams`), handed out in batches.
-struct Candidates {
+/// A trigram's posting list read forward in id order, for membership tests of ascending
+/// ids: chunks that end before the asked id are skipped undecoded.
+struct Postings {
     gram: u32,
     /// The key of the last chunk read.
     after: i64,
-    buffer: Vec<i64>,
+    ids: std::collections::VecDeque<i64>,
     exhausted: bool,
+}
+
+impl Postings {
+    fn new(gram: u32) -> Self {
+        Self {
+            gram,
+            after: i64::MIN,
+            ids: std::collections::VecDeque::new(),
+            exhausted: false,
+        }
+    }
+
+    /// Reads more chunks holding ids at or after `from`.
+    fn load(&mut self, conn: &rusqlite::Connection, from: i64) -> rusqlite::Result<()> {
+        let mut st = conn.prepare_cached(
+            "SELECT first_id, ids FROM grams WHERE gram = ?1 AND first_id > ?2 AND last_id >= ?3 \
+             ORDER BY first_id LIMIT 8",
+        )?;
+        let mut rows = st.query(rusqlite::params![self.gram, self.after, from])?;
+        let mut read = 0;
+        let mut buf = Vec::new();
+        while let Some(row) = rows.next()? {
+            let first: i64 = row.get(0)?;
+            let blob = row.get_ref(1)?.as_blob().unwrap_or_default();
+            crate::grams::decode_chunk(first, blob, &mut buf);
+            self.after = first;
+            read += 1;
+        }
+        self.ids.extend(buf);
+        self.exhausted = read < 8;
+        Ok(())
+    }
+
+    /// The next id, in order.
+    fn next(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<Option<i64>> {
+        if self.ids.is_empty() && !self.exhausted {
+            self.load(conn, i64::MIN)?;
+        }
+        Ok(self.ids.pop_front())
+    }
+
+    /// Whether `id` is in the list; ids must be asked in ascending order.
+    fn contains(&mut self, conn: &rusqlite::Connection, id: i64) -> rusqlite::Result<bool> {
+        loop {
+            while let Some(&front) = self.ids.front() {
+                if front < id {
+                    self.ids.pop_front();
+                } else {
+                    return Ok(front == id);
+                }
+            }
+            if self.exhausted {
+                return Ok(false);
+            }
+            self.load(conn, id)?;
+        }
+    }
+}
+
+/// Candidate name ids for a substring: the posting list of its rarest trigram, kept only
+/// where the second rarest holds them too, handed out in batches (primary-key range scans
+/// of `grams`, in id order). The name itself confirms each candidate.
+struct Candidates {
+    rarest: Postings,
+    second: Option<Postings>,
 }
 
 /// Candidates checked per statement run.
@@ -176,45 +241,38 @@ impl Candidates {
         let mut size = conn.prepare_cached(
             "SELECT count(*), coalesce(sum(length(ids)), 0) FROM grams WHERE gram = ?1",
         )?;
-        let mut best: Option<(i64, u32)> = None;
+        let mut costs: Vec<(i64, u32)> = Vec::new();
         for g in crate::grams::grams_of(substring.as_bytes()) {
             let (chunks, bytes): (i64, i64) =
                 size.query_row([g], |r| Ok((r.get(0)?, r.get(1)?)))?;
             if chunks == 0 {
                 return Ok(None);
             }
-            let cost = bytes + chunks;
-            if best.is_none_or(|(c, _)| cost < c) {
-                best = Some((cost, g));
-            }
+            costs.push((bytes + chunks, g));
         }
-        Ok(best.map(|(_, gram)| Self {
-            gram,
-            after: i64::MIN,
-            buffer: Vec::new(),
-            exhausted: false,
+        costs.sort_unstable();
+        let mut grams = costs.into_iter().map(|(_, g)| Postings::new(g));
+        Ok(grams.next().map(|rarest| Self {
+            rarest,
+            second: grams.next(),
         }))
     }
 
     fn next_batch(&mut self, conn: &rusqlite::Connection) -> rusqlite::Result<Vec<i64>> {
-        while self.buffer.len() < CANDIDATE_BATCH && !self.exhausted {
-            let mut st = conn.prepare_cached(
-                "SELECT first_id, ids FROM grams WHERE gram = ?1 AND first_id > ?2 \
-                 ORDER BY first_id LIMIT 8",
-            )?;
-            let mut rows = st.query(rusqlite::params![self.gram, self.after])?;
-            let mut read = 0;
-            while let Some(row) = rows.next()? {
-                let first: i64 = row.get(0)?;
-                let blob = row.get_ref(1)?.as_blob().unwrap_or_default();
-                crate::grams::decode_chunk(first, blob, &mut self.buffer);
-                self.after = first;
-                read += 1;
+        let mut out = Vec::with_capacity(CANDIDATE_BATCH);
+        while out.len() < CANDIDATE_BATCH {
+            let Some(id) = self.rarest.next(conn)? else {
+                break;
+            };
+            let keep = match self.second.as_mut() {
+                Some(p) => p.contains(conn, id)?,
+                None => true,
+            };
+            if keep {
+                out.push(id);
             }
-            self.exhausted = read < 8;
         }
-        let n = self.buffer.len().min(CANDIDATE_BATCH);
-        Ok(self.buffer.drain(..n).collect())
+        Ok(out)
     }
 }
 

@@ -654,17 +654,56 @@ mod tests {
             .collect()
     }
 
+    /// The scenarios the corpus lacks are also kept as captures under `testdata/wire/`,
+    /// with the answers they hold (`dnsrecall sniff` is checked on them end to end by the
+    /// CLI's golden test). `DNSRECALL_BLESS=1` rewrites them after a deliberate change.
+    #[test]
+    fn testdata_captures_match_their_scenarios() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/wire");
+        let bless = std::env::var_os("DNSRECALL_BLESS").is_some();
+        let scenarios = [
+            ("vlan-qinq", scenario_vlan_qinq()),
+            (
+                "ipv4-fragments-reversed",
+                scenario_ipv4_fragments_reversed(),
+            ),
+            ("tcp-reordered", scenario_tcp_reordered()),
+        ];
+        for (name, frames) in scenarios {
+            let bytes = pcap_file(&frames);
+            let (out, c) = run(&frames);
+            assert_eq!(c.total_anomalies(), 0, "{name}");
+            let mut lines = answers(&out);
+            lines.sort();
+            lines.dedup();
+            let expected = lines.join("\n") + "\n";
+            let (pcap, exp) = (
+                dir.join(format!("{name}.pcap")),
+                dir.join(format!("{name}.expected")),
+            );
+            if bless {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&pcap, &bytes).unwrap();
+                std::fs::write(&exp, &expected).unwrap();
+            }
+            let hint = "out of date: rerun with DNSRECALL_BLESS=1 after checking the change";
+            assert!(
+                std::fs::read(&pcap).unwrap() == bytes,
+                "{} {hint}",
+                pcap.display()
+            );
+            assert_eq!(
+                std::fs::read_to_string(&exp).unwrap(),
+                expected,
+                "{} {hint}",
+                exp.display()
+            );
+        }
+    }
+
     #[test]
     fn ethernet_vlan_and_qinq_udp_responses() {
-        let msg = a_response(1, "www.example.com", 7);
-        let ip = ipv4(SERVER4, CLIENT4, 17, 1, 0, &udp(53, 40000, &msg));
-        let frames = vec![
-            ethernet(&[], 0x0800, &ip),
-            ethernet(&[(0x8100, 5)], 0x0800, &ip),
-            ethernet(&[(0x88a8, 100), (0x8100, 5)], 0x0800, &ip),
-            ethernet(&[(0x9100, 1), (0x8100, 2), (0x8100, 3)], 0x0800, &ip),
-        ];
-        let (out, c) = run(&frames);
+        let (out, c) = run(&scenario_vlan_qinq());
         assert_eq!(answers(&out), vec!["www.example.com A 192.0.2.7"; 4]);
         let Record::Answer(o) = &out[0] else {
             panic!("not an answer")
@@ -713,26 +752,9 @@ mod tests {
     }
 
     /// A response large enough to need fragments: many A records.
-    fn big_response(id: u16) -> Vec<u8> {
-        let rdatas: Vec<[u8; 4]> = (0..100).map(|i| [198, 51, 100, i]).collect();
-        let answers: Vec<(&[u8], u16, u32, &[u8])> = rdatas
-            .iter()
-            .map(|r| (&b"\xc0\x0c"[..], 1, 60, &r[..]))
-            .collect();
-        response(id, 0, &wire_name("big.example"), 1, &answers)
-    }
-
     #[test]
     fn fragmented_ipv4_out_of_order() {
-        let datagram = udp(53, 40000, &big_response(3));
-        let cut = 800;
-        let first = ipv4(SERVER4, CLIENT4, 17, 77, 0x2000, &datagram[..cut]);
-        let second = ipv4(SERVER4, CLIENT4, 17, 77, (cut / 8) as u16, &datagram[cut..]);
-        let frames = vec![
-            ethernet(&[], 0x0800, &second),
-            ethernet(&[], 0x0800, &first),
-        ];
-        let (out, c) = run(&frames);
+        let (out, c) = run(&scenario_ipv4_fragments_reversed());
         assert_eq!(out.len(), 100);
         assert_eq!(answers(&out)[99], "big.example A 198.51.100.99");
         assert_eq!((c.ip_fragments, c.ip_reassembled), (2, 1));
@@ -764,67 +786,9 @@ mod tests {
         assert_eq!(c.total_anomalies(), 0);
     }
 
-    fn tcp_frame(server_to_client: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-        let ip = if server_to_client {
-            ipv4(
-                SERVER4,
-                CLIENT4,
-                6,
-                1,
-                0,
-                &tcp(53, 41000, seq, ack, flags, payload),
-            )
-        } else {
-            ipv4(
-                CLIENT4,
-                SERVER4,
-                6,
-                1,
-                0,
-                &tcp(41000, 53, seq, ack, flags, payload),
-            )
-        };
-        ethernet(&[], 0x0800, &ip)
-    }
-
-    fn framed(msg: &[u8]) -> Vec<u8> {
-        let mut f = (msg.len() as u16).to_be_bytes().to_vec();
-        f.extend_from_slice(msg);
-        f
-    }
-
     #[test]
     fn tcp_reassembly_out_of_order_and_retransmitted() {
-        let (m1, m2, m3) = (
-            framed(&a_response(11, "one.example", 1)),
-            framed(&a_response(12, "two.example", 2)),
-            framed(&a_response(13, "three.example", 3)),
-        );
-        let isn = 4_294_967_000_u32; // sequence numbers wrap inside the stream
-        let s1 = isn.wrapping_add(1);
-        let mut seg1 = m1.clone();
-        seg1.extend_from_slice(&m2);
-        let s3 = s1.wrapping_add(seg1.len() as u32);
-        let (p1, p2, p3) = (&m3[..10], &m3[10..25], &m3[25..]);
-        let at = |off: usize| s3.wrapping_add(off as u32);
-        let (syn, ack) = (tcp::SYN, tcp::ACK);
-        let q = framed(&query(11, "one.example"));
-        let c_end = 101 + q.len() as u32;
-        let frames = vec![
-            tcp_frame(false, 100, 0, syn, &[]),
-            tcp_frame(true, isn, 101, syn | ack, &[]),
-            tcp_frame(false, 101, s1, ack, &q),
-            tcp_frame(true, s1, c_end, ack, &seg1),
-            // The last part first, then the first, a retransmission overlapping the
-            // first and second parts, and the second.
-            tcp_frame(true, at(25), c_end, ack, p3),
-            tcp_frame(true, at(0), c_end, ack, p1),
-            tcp_frame(true, at(5), c_end, ack, &m3[5..20]),
-            tcp_frame(true, at(10), c_end, ack, p2),
-            tcp_frame(true, at(0), c_end, ack, p1),
-            tcp_frame(true, at(m3.len()), c_end, tcp::FIN | ack, &[]),
-            tcp_frame(false, c_end, at(m3.len() + 1), tcp::FIN | ack, &[]),
-        ];
+        let frames = scenario_tcp_reordered();
         let mut dec = Decoder::new(Config::default());
         let mut out = Vec::new();
         for (i, f) in frames.iter().enumerate() {

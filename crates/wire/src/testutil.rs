@@ -153,3 +153,134 @@ pub(crate) fn query(id: u16, name: &str) -> Vec<u8> {
     m[3] = 0x00;
     m
 }
+
+/// A 100-answer response (1.6 KB): needs IP fragments over Ethernet.
+pub(crate) fn big_response(id: u16) -> Vec<u8> {
+    let rdatas: Vec<[u8; 4]> = (0..100).map(|i| [198, 51, 100, i]).collect();
+    let answers: Vec<(&[u8], u16, u32, &[u8])> = rdatas
+        .iter()
+        .map(|r| (&b"\xc0\x0c"[..], 1, 60, &r[..]))
+        .collect();
+    response(id, 0, &wire_name("big.example"), 1, &answers)
+}
+
+pub(crate) fn tcp_frame(
+    server_to_client: bool,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let ip = if server_to_client {
+        ipv4(
+            SERVER4,
+            CLIENT4,
+            6,
+            1,
+            0,
+            &tcp(53, 41000, seq, ack, flags, payload),
+        )
+    } else {
+        ipv4(
+            CLIENT4,
+            SERVER4,
+            6,
+            1,
+            0,
+            &tcp(41000, 53, seq, ack, flags, payload),
+        )
+    };
+    ethernet(&[], 0x0800, &ip)
+}
+
+pub(crate) fn framed(msg: &[u8]) -> Vec<u8> {
+    let mut f = (msg.len() as u16).to_be_bytes().to_vec();
+    f.extend_from_slice(msg);
+    f
+}
+
+// Scenarios the shared corpus lacks, also written as captures under testdata/wire/.
+
+/// One response untagged, 802.1Q, 802.1ad QinQ and a triple tag.
+pub(crate) fn scenario_vlan_qinq() -> Vec<Vec<u8>> {
+    let msg = a_response(1, "www.example.com", 7);
+    let ip = ipv4(SERVER4, CLIENT4, 17, 1, 0, &udp(53, 40000, &msg));
+    vec![
+        ethernet(&[], 0x0800, &ip),
+        ethernet(&[(0x8100, 5)], 0x0800, &ip),
+        ethernet(&[(0x88a8, 100), (0x8100, 5)], 0x0800, &ip),
+        ethernet(&[(0x9100, 1), (0x8100, 2), (0x8100, 3)], 0x0800, &ip),
+    ]
+}
+
+/// A large UDP response in two IPv4 fragments, the last one first.
+pub(crate) fn scenario_ipv4_fragments_reversed() -> Vec<Vec<u8>> {
+    let datagram = udp(53, 40000, &big_response(3));
+    let cut = 800;
+    let first = ipv4(SERVER4, CLIENT4, 17, 77, 0x2000, &datagram[..cut]);
+    let second = ipv4(SERVER4, CLIENT4, 17, 77, (cut / 8) as u16, &datagram[cut..]);
+    vec![
+        ethernet(&[], 0x0800, &second),
+        ethernet(&[], 0x0800, &first),
+    ]
+}
+
+/// A TCP connection whose sequence numbers wrap, with two responses in one segment and a
+/// third split in three parts delivered out of order with an overlapping retransmission.
+pub(crate) fn scenario_tcp_reordered() -> Vec<Vec<u8>> {
+    let (m1, m2, m3) = (
+        framed(&a_response(11, "one.example", 1)),
+        framed(&a_response(12, "two.example", 2)),
+        framed(&a_response(13, "three.example", 3)),
+    );
+    let isn = 4_294_967_000_u32; // sequence numbers wrap inside the stream
+    let s1 = isn.wrapping_add(1);
+    let mut seg1 = m1.clone();
+    seg1.extend_from_slice(&m2);
+    let s3 = s1.wrapping_add(seg1.len() as u32);
+    let (p1, p2, p3) = (&m3[..10], &m3[10..25], &m3[25..]);
+    let at = |off: usize| s3.wrapping_add(off as u32);
+    let (syn, ack) = (crate::tcp::SYN, crate::tcp::ACK);
+    let q = framed(&query(11, "one.example"));
+    let c_end = 101 + q.len() as u32;
+    let frames = vec![
+        tcp_frame(false, 100, 0, syn, &[]),
+        tcp_frame(true, isn, 101, syn | ack, &[]),
+        tcp_frame(false, 101, s1, ack, &q),
+        tcp_frame(true, s1, c_end, ack, &seg1),
+        // The last part first, then the first, a retransmission overlapping the
+        // first and second parts, and the second.
+        tcp_frame(true, at(25), c_end, ack, p3),
+        tcp_frame(true, at(0), c_end, ack, p1),
+        tcp_frame(true, at(5), c_end, ack, &m3[5..20]),
+        tcp_frame(true, at(10), c_end, ack, p2),
+        tcp_frame(true, at(0), c_end, ack, p1),
+        tcp_frame(true, at(m3.len()), c_end, crate::tcp::FIN | ack, &[]),
+        tcp_frame(false, c_end, at(m3.len() + 1), crate::tcp::FIN | ack, &[]),
+    ];
+    frames
+}
+
+/// A legacy pcap (Ethernet, microseconds) of frames one millisecond apart.
+pub(crate) fn pcap_file(frames: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [
+        0xa1b2_c3d4_u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+    ] {
+        out.extend_from_slice(v);
+    }
+    for v in [0u32, 0, 65_535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    for (i, f) in frames.iter().enumerate() {
+        let len = u32::try_from(f.len()).unwrap_or(u32::MAX);
+        let usec = u32::try_from(i * 1000).unwrap_or(0);
+        for v in [1_700_000_000_u32, usec, len, len] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(f);
+    }
+    out
+}

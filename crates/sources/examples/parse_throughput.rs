@@ -1,4 +1,4 @@
-//! Parse throughput on one core: `cargo run --release -p dnsrecall-sources --example throughput [LINES]`.
+//! Parse throughput on one core: `cargo run --release -p dnsrecall-sources --example parse_throughput [LINES]`.
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -1,7 +1,7 @@
 //! Decode throughput: synthetic frames (built in memory), and optionally capture files.
 //!
 //! ```text
-//! cargo run --release -p dnsrecall-wire --example throughput [-- FILE.pcap ...]
+//! cargo run --release -p dnsrecall-wire --example decode_throughput [-- FILE.pcap ...]
 //! ```
 //!
 //! Synthetic mixes: a typical UDP response (CNAME + 2 A), the same with the rdata cache

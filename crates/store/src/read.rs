@@ -384,30 +384,58 @@ impl SqliteStore {
         Ok(format!(" AND {column} IN ({marks})"))
     }
 
+    /// A query that starts from the names a selector picks (under `alias`), joins `join`,
+    /// and filters by type and sensor: in the names' index order.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one SQL shape, spelled out by its callers"
+    )]
+    fn starting_from_names(
+        &self,
+        cols: &str,
+        ns: &NameSelector,
+        alias: &str,
+        join: &str,
+        extra: &str,
+        (type_col, sensor_col): (&str, &str),
+        filter: &TupleFilter,
+    ) -> Result<Sql, QueryError> {
+        let NameSql {
+            candidates,
+            from,
+            cond,
+            order,
+            mut params,
+        } = name_condition(ns, alias)?;
+        // The candidate list is the name condition's first parameter, and it comes first.
+        let candidates = candidates.map(|c| (0, c));
+        let types = type_condition(type_col, filter, &mut params);
+        let sensors = self.sensor_condition(sensor_col, filter.sensors.as_ref(), &mut params)?;
+        Ok(Sql {
+            text: format!(
+                "SELECT {cols} FROM {from} {join} \
+                 WHERE {cond}{extra}{types}{sensors} ORDER BY {order}"
+            ),
+            params,
+            candidates,
+        })
+    }
+
     fn tuple_sql(&self, sel: &Selector, filter: &TupleFilter) -> Result<Sql, QueryError> {
         const COLS: &str = "n.name, t.rrtype, t.rdata, tn.name, t.sensor, t.time_first, \
                             t.time_last, t.count, t.ttl";
         let mut params = Vec::new();
-        let mut cand = None;
         let text = match sel {
             Selector::Name(ns) => {
-                let NameSql {
-                    candidates,
-                    from,
-                    cond,
-                    order,
-                    params: p,
-                } = name_condition(ns, "n")?;
-                cand = candidates.map(|c| (params.len(), c));
-                params.extend(p);
-                let types = type_condition("t.rrtype", filter, &mut params);
-                let sensors =
-                    self.sensor_condition("t.sensor", filter.sensors.as_ref(), &mut params)?;
-                format!(
-                    "SELECT {COLS} FROM {from} JOIN tuples t ON t.name_id = n.id \
-                     LEFT JOIN names tn ON tn.id = t.target \
-                     WHERE {cond}{types}{sensors} ORDER BY {order}"
-                )
+                return self.starting_from_names(
+                    COLS,
+                    ns,
+                    "n",
+                    "JOIN tuples t ON t.name_id = n.id LEFT JOIN names tn ON tn.id = t.target",
+                    "",
+                    ("t.rrtype", "t.sensor"),
+                    filter,
+                );
             }
             Selector::Address { lo, hi } => {
                 let rrtype = if lo.is_ipv4() { 1 } else { 28 };
@@ -429,29 +457,21 @@ impl SqliteStore {
                 )
             }
             Selector::RdataName(ns) => {
-                let NameSql {
-                    candidates,
-                    from,
-                    cond,
-                    order,
-                    params: p,
-                } = name_condition(ns, "tn")?;
-                cand = candidates.map(|c| (params.len(), c));
-                params.extend(p);
-                let types = type_condition("t.rrtype", filter, &mut params);
-                let sensors =
-                    self.sensor_condition("t.sensor", filter.sensors.as_ref(), &mut params)?;
-                format!(
-                    "SELECT {COLS} FROM {from} JOIN tuples t ON t.target = tn.id \
-                     JOIN names n ON n.id = t.name_id \
-                     WHERE {cond} AND t.target <> 0{types}{sensors} ORDER BY {order}"
-                )
+                return self.starting_from_names(
+                    COLS,
+                    ns,
+                    "tn",
+                    "JOIN tuples t ON t.target = tn.id JOIN names n ON n.id = t.name_id",
+                    " AND t.target <> 0",
+                    ("t.rrtype", "t.sensor"),
+                    filter,
+                );
             }
         };
         Ok(Sql {
             text,
             params,
-            candidates: cand,
+            candidates: None,
         })
     }
 
@@ -799,25 +819,17 @@ impl SqliteStore {
         const COLS: &str =
             "n.name, c.client, c.qtype, c.sensor, c.time_first, c.time_last, c.count";
         let mut params = Vec::new();
-        let mut cand = None;
         let text = match sel {
             Selector::Name(ns) => {
-                let NameSql {
-                    candidates,
-                    from,
-                    cond,
-                    order,
-                    params: p,
-                } = name_condition(ns, "n")?;
-                cand = candidates.map(|c| (params.len(), c));
-                params.extend(p);
-                let types = type_condition("c.qtype", filter, &mut params);
-                let sensors =
-                    self.sensor_condition("c.sensor", filter.sensors.as_ref(), &mut params)?;
-                format!(
-                    "SELECT {COLS} FROM {from} JOIN clients c ON c.name_id = n.id \
-                     WHERE {cond}{types}{sensors} ORDER BY {order}"
-                )
+                return self.starting_from_names(
+                    COLS,
+                    ns,
+                    "n",
+                    "JOIN clients c ON c.name_id = n.id",
+                    "",
+                    ("c.qtype", "c.sensor"),
+                    filter,
+                );
             }
             Selector::Address { lo, hi } => {
                 let lo = codec::address_key(*lo);
@@ -842,7 +854,7 @@ impl SqliteStore {
         Ok(Sql {
             text,
             params,
-            candidates: cand,
+            candidates: None,
         })
     }
 
@@ -852,27 +864,15 @@ impl SqliteStore {
                 "negative answers are kept by query name: give a name pattern".into(),
             ));
         };
-        let mut params = Vec::new();
-        let NameSql {
-            candidates,
-            from,
-            cond,
-            order,
-            params: p,
-        } = name_condition(ns, "n")?;
-        let cand = candidates.map(|c| (params.len(), c));
-        params.extend(p);
-        let types = type_condition("g.qtype", filter, &mut params);
-        let sensors = self.sensor_condition("g.sensor", filter.sensors.as_ref(), &mut params)?;
-        Ok(Sql {
-            text: format!(
-                "SELECT n.name, g.qtype, g.rcode, g.sensor, g.time_first, g.time_last, g.count \
-                 FROM {from} JOIN negatives g ON g.name_id = n.id \
-                 WHERE {cond}{types}{sensors} ORDER BY {order}"
-            ),
-            params,
-            candidates: cand,
-        })
+        self.starting_from_names(
+            "n.name, g.qtype, g.rcode, g.sensor, g.time_first, g.time_last, g.count",
+            ns,
+            "n",
+            "JOIN negatives g ON g.name_id = n.id",
+            "",
+            ("g.qtype", "g.sensor"),
+            filter,
+        )
     }
 
     /// Streams merged client sightings: by query name, or by client address range.

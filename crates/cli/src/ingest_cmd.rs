@@ -285,7 +285,7 @@ fn print_summary(r: &Report, elapsed: Duration, shown: usize) {
     }
 }
 
-fn write_stats_json(path: &PathBuf, r: &Report, elapsed: Duration) -> Result<()> {
+fn write_stats_json(path: &std::path::Path, r: &Report, elapsed: Duration) -> Result<()> {
     let secs = elapsed.as_secs_f64();
     let doc = json!({
         "files": r.files,
@@ -313,11 +313,5 @@ fn write_stats_json(path: &PathBuf, r: &Report, elapsed: Duration) -> Result<()>
         "elapsed_seconds": secs,
         "lines_per_second": if secs > 0.0 { r.lines as f64 / secs } else { 0.0 },
     });
-    let text = serde_json::to_string_pretty(&doc)?;
-    if path.as_os_str() == "-" {
-        crate::print_out(&(text + "\n"))?;
-    } else {
-        std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+    crate::write_json(path, &doc)
 }

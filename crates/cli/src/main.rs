@@ -143,6 +143,17 @@ pub fn print_out(text: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Writes a JSON document (`--stats-json`) to a file, or to standard output for `-`.
+pub fn write_json(path: &std::path::Path, doc: &serde_json::Value) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let text = serde_json::to_string_pretty(doc)? + "\n";
+    if path.as_os_str() == "-" {
+        print_out(&text)
+    } else {
+        std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
 pub fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }

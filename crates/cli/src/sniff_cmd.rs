@@ -252,13 +252,7 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
     let report = result.context("sniff stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {
-        let text = serde_json::to_string_pretty(&report_json(&report))?;
-        if path.as_os_str() == "-" {
-            crate::print_out(&(text + "\n"))?;
-        } else {
-            std::fs::write(path, text + "\n")
-                .with_context(|| format!("writing {}", path.display()))?;
-        }
+        crate::write_json(path, &report_json(&report))?;
     }
     Ok(if report.failed.is_empty() {
         exit::OK

@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 
 use anyhow::Result;
 use clap::Args;
+use dnsrecall_model::{ClientId, ClientMode};
 use dnsrecall_query::output::{self, Cut, Format, OutputRow};
 use dnsrecall_query::{
     Selector, TimeFormat, parse_name_pattern, parse_pattern, parse_time, parse_types,
@@ -99,8 +100,10 @@ pub struct QueryArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "\
-PATTERN is a name pattern (which clients asked for these names) or an address, prefix or
-range (what these clients asked for).
+PATTERN is a name pattern (which clients asked for these names), an address, prefix or
+range (what these clients asked for), or a hash: token as printed for hashed clients. One
+address also finds its masked network (--clients mask) and, when the data directory holds
+the key, its hash token (--clients hash).
 
 Examples:
   dnsrecall clients '*.evil.example' --after 30d
@@ -312,16 +315,62 @@ pub fn run_query(cli: &Cli, config: &Config, args: &QueryArgs) -> Result<u8> {
     emit(&p, &args.common, &rows, truncated)
 }
 
+/// The stored forms one client can have: its address, its masked network (`--clients
+/// mask`), and its keyed-hash token when the data directory holds the key (`--clients
+/// hash`), so `clients 10.1.2.3` finds it whatever the privacy mode was.
+fn client_forms(ip: std::net::IpAddr, data_dir: &std::path::Path) -> Result<Vec<ClientId>> {
+    let mut forms = vec![ClientId::from_ip(ip), ClientId::masked(ip)];
+    if data_dir.join(dnsrecall_ingest::KEY_FILE).exists() {
+        let policy = dnsrecall_ingest::ClientPolicy::load(ClientMode::Hash, data_dir)
+            .map_err(|e| anyhow::anyhow!("reading the client hash key: {e}"))?;
+        forms.extend(policy.apply(ip));
+    }
+    Ok(forms)
+}
+
+/// A `hash:` token as printed for hashed clients.
+fn parse_token(s: &str) -> Option<ClientId> {
+    let hex = s.strip_prefix("hash:")?;
+    if hex.len() != 24 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..12)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    ClientId::from_bytes(&bytes)
+}
+
 pub fn run_clients(cli: &Cli, config: &Config, args: &ClientsArgs) -> Result<u8> {
     let p = prepare(&args.common, config)?;
-    let selector = parse_pattern(&args.pattern).map_err(|e| usage(e.to_string()))?;
-    let mut store = open(cli, config)?;
+    let exact: Option<Vec<ClientId>>;
+    let selector;
+    let (mut store, data_dir) = open_store(cli, config)?;
+    if args.pattern.starts_with("hash:") {
+        let token = parse_token(&args.pattern).ok_or_else(|| {
+            usage(format!(
+                "{:?}: a client token is hash: and 24 hex digits",
+                args.pattern
+            ))
+        })?;
+        exact = Some(vec![token]);
+        selector = None;
+    } else {
+        let sel = parse_pattern(&args.pattern).map_err(|e| usage(e.to_string()))?;
+        exact = match &sel {
+            Selector::Address { lo, hi } if lo == hi => Some(client_forms(*lo, &data_dir)?),
+            _ => None,
+        };
+        selector = Some(sel);
+    }
     let (rows, truncated) = page(
         |f| {
-            store
-                .for_each_client(&selector, &p.filter, f)
-                .map(|_| ())
-                .map_err(query_error)
+            match (&exact, &selector) {
+                (Some(ids), _) => store.for_each_client_id(ids, &p.filter, f),
+                (None, Some(sel)) => store.for_each_client(sel, &p.filter, f),
+                (None, None) => Ok(Default::default()),
+            }
+            .map(|_| ())
+            .map_err(query_error)
         },
         p.sort,
         |r| (r.time_first, r.time_last, r.count),

@@ -1315,7 +1315,11 @@ fn client_privacy_modes() {
             ("a.priv.test".to_owned(), "2001:db8:aa:bb::".to_owned()),
         ]
     );
-    assert!(clients_json(&mask, &["10.1.2.3"]).is_empty());
+    // An address finds the network it was masked to.
+    assert_eq!(
+        clients_of(&mask, "10.1.2.3"),
+        [("a.priv.test".to_owned(), "10.1.2.0".to_owned())]
+    );
     assert_eq!(clients_json(&mask, &["10.1.2.0/24"]).len(), 1);
     assert!(
         !mask.join("client-hash.key").exists(),
@@ -1732,4 +1736,44 @@ fn config_file() {
 /// A TOML basic string.
 fn toml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap()
+}
+
+#[test]
+fn a_client_address_finds_its_masked_and_hashed_forms_and_tokens_pivot() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = write_log(
+        dir.path(),
+        "pivot.json",
+        &[
+            rec(B, "a.pivot.test.", "A", "192.0.2.1").client("10.9.8.7"),
+            rec(B + 1, "b.pivot.test.", "A", "192.0.2.2").client("10.9.8.6"),
+        ],
+    );
+    let queries = |data: &Path, pattern: &str| -> BTreeSet<String> {
+        clients_json(data, &[pattern])
+            .iter()
+            .map(|r| str_of(&r["query"]))
+            .collect()
+    };
+    // hash: the address finds its token's rows, and the token itself pivots.
+    let hash = dir.path().join("hash");
+    ingest(&hash, &log, &["--clients", "hash"]);
+    assert_eq!(queries(&hash, "10.9.8.7"), set(&["a.pivot.test"]));
+    let token = str_of(&clients_json(&hash, &["a.pivot.test"])[0]["client"]);
+    assert!(token.starts_with("hash:"), "{token}");
+    assert_eq!(queries(&hash, &token), set(&["a.pivot.test"]));
+    assert!(queries(&hash, "10.9.8.5").is_empty());
+    let bad = run(&hash, &["clients", "hash:xyz"]);
+    assert_eq!(bad.status.code(), Some(2));
+    // mask: an address finds its network's rows (both hosts share the /24).
+    let mask = dir.path().join("mask");
+    ingest(&mask, &log, &["--clients", "mask"]);
+    assert_eq!(
+        queries(&mask, "10.9.8.7"),
+        set(&["a.pivot.test", "b.pivot.test"])
+    );
+    // store: exact.
+    let store = dir.path().join("store");
+    ingest(&store, &log, &[]);
+    assert_eq!(queries(&store, "10.9.8.7"), set(&["a.pivot.test"]));
 }

@@ -875,6 +875,42 @@ impl SqliteStore {
         )
     }
 
+    /// Streams merged client sightings of exactly these stored clients (an address, its
+    /// masked network, or a keyed-hash token), in client order.
+    ///
+    /// # Errors
+    /// When SQLite fails.
+    pub fn for_each_client_id(
+        &mut self,
+        ids: &[ClientId],
+        filter: &TupleFilter,
+        f: impl FnMut(ClientRow) -> ControlFlow<()>,
+    ) -> Result<QueryStats, QueryError> {
+        let mut ids: Vec<ClientId> = ids.to_vec();
+        ids.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        ids.dedup();
+        let mut params: Vec<Value> = ids
+            .iter()
+            .map(|c| Value::Blob(c.as_bytes().to_vec()))
+            .collect();
+        let marks = vec!["?"; params.len().max(1)].join(", ");
+        if params.is_empty() {
+            params.push(Value::Null);
+        }
+        let types = type_condition("c.qtype", filter, &mut params);
+        let sensors = self.sensor_condition("c.sensor", filter.sensors.as_ref(), &mut params)?;
+        let sql = Sql {
+            text: format!(
+                "SELECT n.name, c.client, c.qtype, c.sensor, c.time_first, c.time_last, c.count \
+                 FROM clients c JOIN names n ON n.id = c.name_id \
+                 WHERE c.client IN ({marks}){types}{sensors} ORDER BY c.client"
+            ),
+            params,
+            candidates: None,
+        };
+        self.stream_merged(&sql, filter.fence, client_from_row, f)
+    }
+
     /// Streams merged client sightings: by query name, or by client address range.
     ///
     /// # Errors

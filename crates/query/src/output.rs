@@ -49,46 +49,107 @@ pub trait OutputRow {
     }
 }
 
-fn sensors(s: &[std::sync::Arc<str>]) -> String {
-    s.iter().map(|x| &**x).collect::<Vec<_>>().join(" ")
+/// What every row kind shares: when it was seen first and last, how often, by which sensors.
+struct History<'a> {
+    time_first: i64,
+    time_last: i64,
+    count: u64,
+    sensors: &'a [std::sync::Arc<str>],
 }
 
-impl OutputRow for TupleRow {
-    fn headers() -> &'static [&'static str] {
-        &[
-            "rrname",
-            "rrtype",
-            "rdata",
-            "first_seen",
-            "last_seen",
-            "count",
-            "sensors",
-        ]
-    }
-    fn cells(&self, tf: &TimeFormat) -> Vec<String> {
-        vec![
-            self.rrname.to_string(),
-            self.rrtype.to_string(),
-            self.rdata.clone(),
+impl History<'_> {
+    /// The identity cells, then the history cells.
+    fn cells(&self, identity: [String; 3], tf: &TimeFormat) -> Vec<String> {
+        let mut v = identity.to_vec();
+        v.extend([
             tf.format(self.time_first),
             tf.format(self.time_last),
             self.count.to_string(),
-            sensors(&self.sensors),
-        ]
+            self.sensors
+                .iter()
+                .map(|x| &**x)
+                .collect::<Vec<_>>()
+                .join(" "),
+        ]);
+        v
+    }
+
+    /// The identity object with the history fields added.
+    fn json(&self, mut identity: Value, tf: &TimeFormat) -> Value {
+        if let Some(obj) = identity.as_object_mut() {
+            obj.insert("time_first".into(), json!(self.time_first));
+            obj.insert("time_last".into(), json!(self.time_last));
+            obj.insert("first_seen".into(), json!(tf.format(self.time_first)));
+            obj.insert("last_seen".into(), json!(tf.format(self.time_last)));
+            obj.insert("count".into(), json!(self.count));
+            obj.insert(
+                "sensors".into(),
+                json!(self.sensors.iter().map(|s| &**s).collect::<Vec<_>>()),
+            );
+        }
+        identity
+    }
+}
+
+macro_rules! history {
+    ($row:expr) => {
+        History {
+            time_first: $row.time_first,
+            time_last: $row.time_last,
+            count: $row.count,
+            sensors: &$row.sensors,
+        }
+    };
+}
+
+const TUPLE_HEADERS: [&str; 7] = [
+    "rrname",
+    "rrtype",
+    "rdata",
+    "first_seen",
+    "last_seen",
+    "count",
+    "sensors",
+];
+const CLIENT_HEADERS: [&str; 7] = [
+    "client",
+    "query",
+    "qtype",
+    "first_seen",
+    "last_seen",
+    "count",
+    "sensors",
+];
+const NEGATIVE_HEADERS: [&str; 7] = [
+    "qname",
+    "qtype",
+    "rcode",
+    "first_seen",
+    "last_seen",
+    "count",
+    "sensors",
+];
+
+impl OutputRow for TupleRow {
+    fn headers() -> &'static [&'static str] {
+        &TUPLE_HEADERS
+    }
+    fn cells(&self, tf: &TimeFormat) -> Vec<String> {
+        let id = [
+            self.rrname.to_string(),
+            self.rrtype.to_string(),
+            self.rdata.clone(),
+        ];
+        history!(self).cells(id, tf)
     }
     fn json(&self, tf: &TimeFormat) -> Value {
-        json!({
+        let id = json!({
             "rrname": self.rrname.as_str(),
             "rrtype": self.rrtype.to_string(),
             "rdata": self.rdata,
-            "time_first": self.time_first,
-            "time_last": self.time_last,
-            "first_seen": tf.format(self.time_first),
-            "last_seen": tf.format(self.time_last),
-            "count": self.count,
             "ttl": self.ttl,
-            "sensors": self.sensors.iter().map(|s| &**s).collect::<Vec<_>>(),
-        })
+        });
+        history!(self).json(id, tf)
     }
     fn cof(&self) -> Option<Value> {
         let mut v = json!({
@@ -108,77 +169,45 @@ impl OutputRow for TupleRow {
 
 impl OutputRow for ClientRow {
     fn headers() -> &'static [&'static str] {
-        &[
-            "client",
-            "query",
-            "qtype",
-            "first_seen",
-            "last_seen",
-            "count",
-            "sensors",
-        ]
+        &CLIENT_HEADERS
     }
     fn cells(&self, tf: &TimeFormat) -> Vec<String> {
-        vec![
+        let id = [
             self.client.to_string(),
             self.qname.to_string(),
             self.qtype.to_string(),
-            tf.format(self.time_first),
-            tf.format(self.time_last),
-            self.count.to_string(),
-            sensors(&self.sensors),
-        ]
+        ];
+        history!(self).cells(id, tf)
     }
     fn json(&self, tf: &TimeFormat) -> Value {
-        json!({
+        let id = json!({
             "client": self.client.to_string(),
             "query": self.qname.as_str(),
             "qtype": self.qtype.to_string(),
-            "time_first": self.time_first,
-            "time_last": self.time_last,
-            "first_seen": tf.format(self.time_first),
-            "last_seen": tf.format(self.time_last),
-            "count": self.count,
-            "sensors": self.sensors.iter().map(|s| &**s).collect::<Vec<_>>(),
-        })
+        });
+        history!(self).json(id, tf)
     }
 }
 
 impl OutputRow for NegativeRow {
     fn headers() -> &'static [&'static str] {
-        &[
-            "qname",
-            "qtype",
-            "rcode",
-            "first_seen",
-            "last_seen",
-            "count",
-            "sensors",
-        ]
+        &NEGATIVE_HEADERS
     }
     fn cells(&self, tf: &TimeFormat) -> Vec<String> {
-        vec![
+        let id = [
             self.qname.to_string(),
             self.qtype.to_string(),
             self.rcode.to_string(),
-            tf.format(self.time_first),
-            tf.format(self.time_last),
-            self.count.to_string(),
-            sensors(&self.sensors),
-        ]
+        ];
+        history!(self).cells(id, tf)
     }
     fn json(&self, tf: &TimeFormat) -> Value {
-        json!({
+        let id = json!({
             "qname": self.qname.as_str(),
             "qtype": self.qtype.to_string(),
             "rcode": self.rcode.to_string(),
-            "time_first": self.time_first,
-            "time_last": self.time_last,
-            "first_seen": tf.format(self.time_first),
-            "last_seen": tf.format(self.time_last),
-            "count": self.count,
-            "sensors": self.sensors.iter().map(|s| &**s).collect::<Vec<_>>(),
-        })
+        });
+        history!(self).json(id, tf)
     }
 }
 

@@ -421,6 +421,17 @@ impl SqliteStore {
         })
     }
 
+    /// The steps of a statement's `EXPLAIN QUERY PLAN`.
+    fn plan(&self, sql: &Sql) -> Result<Vec<String>, QueryError> {
+        let mut st = self
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
+        let rows = st.query_map(params_from_iter(sql.params.iter()), |r| {
+            r.get::<_, String>(3)
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn tuple_sql(&self, sel: &Selector, filter: &TupleFilter) -> Result<Sql, QueryError> {
         const COLS: &str = "n.name, t.rrtype, t.rdata, tn.name, t.sensor, t.time_first, \
                             t.time_last, t.count, t.ttl";
@@ -485,13 +496,7 @@ impl SqliteStore {
         filter: &TupleFilter,
     ) -> Result<Vec<String>, QueryError> {
         let sql = self.tuple_sql(sel, filter)?;
-        let mut st = self
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
-        let rows = st.query_map(params_from_iter(sql.params.iter()), |r| {
-            r.get::<_, String>(3)
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.plan(&sql)
     }
 
     /// Streams merged tuples in natural order to `f` until it breaks.
@@ -954,12 +959,6 @@ impl SqliteStore {
         } else {
             self.negative_sql(sel, filter)?
         };
-        let mut st = self
-            .conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))?;
-        let rows = st.query_map(params_from_iter(sql.params.iter()), |r| {
-            r.get::<_, String>(3)
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        self.plan(&sql)
     }
 }

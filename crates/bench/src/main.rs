@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use dnsrecall_bench::generator::{self, DEFAULT_START_TIME, GenConfig, GenStats, LineKind};
 use dnsrecall_bench::pcapgen::{self, DEFAULT_RATE, PcapGenConfig, PcapGenStats};
-use dnsrecall_bench::scenarios;
+use dnsrecall_bench::{scenarios, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +41,32 @@ enum Command {
     /// Generate a pcap (unless --pcap), `sniff -r` it into a fresh store: packets/s,
     /// answers/s and peak RSS.
     Sniff(SniffArgs),
+    /// dnstap messages over a unix socket from generated senders into a fresh store:
+    /// messages/s end to end.
+    Dnstap(DnstapArgs),
+}
+
+#[derive(Debug, Args)]
+struct DnstapArgs {
+    #[arg(long, default_value_t = 5_000_000)]
+    messages: u64,
+    /// Senders connected at once (each on its own thread).
+    #[arg(long, default_value_t = 2)]
+    connections: usize,
+    /// Distinct question names (Zipf-like popularity).
+    #[arg(long, default_value_t = 200_000)]
+    names: u32,
+    /// Distinct clients.
+    #[arg(long, default_value_t = 5_000)]
+    clients: u32,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Working directory for the socket and the store.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Aggregation memory, MiB (the CLI's --max-memory).
+    #[arg(long, default_value_t = 64)]
+    max_memory: u64,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +196,36 @@ fn main() -> anyhow::Result<()> {
             eprintln!("sniffing {} ...", pcap.display());
             let figures = scenarios::sniff(&pcap, &dir.join("sniff-store"), args.max_memory)?;
             scenarios::print_sniff(&figures);
+            Ok(())
+        }
+        Command::Dnstap(args) => {
+            let cfg = dnsrecall_bench::dnstap::Config {
+                messages: args.messages,
+                connections: args.connections.max(1),
+                names: args.names.max(1),
+                clients: args.clients.max(1),
+                seed: args.seed,
+                max_memory_mib: args.max_memory,
+            };
+            let dir = scenarios::work_dir(args.dir.clone());
+            let figures = dnsrecall_bench::dnstap::run(&cfg, &dir)?;
+            dnsrecall_bench::dnstap::print(&figures, &cfg);
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let dir = scenarios::work_dir(args.dir.clone());
+            let bin = args.bin.clone().unwrap_or_else(serve::default_bin);
+            let mut cfg = serve::ServeConfig::new(dir, bin);
+            cfg.lines = args.lines;
+            cfg.seed = args.seed;
+            cfg.min_tuples = args.min_tuples;
+            cfg.ingest_rate = args.ingest_rate;
+            cfg.concurrency = args.connections;
+            cfg.requests = args.requests;
+            cfg.duration = std::time::Duration::from_secs(args.seconds);
+            cfg.samples = args.samples;
+            let figures = serve::run(&cfg)?;
+            serve::print_serve(&figures);
             Ok(())
         }
         Command::Ingest(args) => cmd_ingest(&args).map(|_| ()),

@@ -75,10 +75,10 @@ pub struct QueryFigures {
     pub slowest: String,
 }
 
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         // splitmix64
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
@@ -89,7 +89,7 @@ impl Rng {
 }
 
 /// Picks names that own tuples, spread over the id space.
-fn sample_names(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<String>> {
+pub(crate) fn sample_names(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<String>> {
     let conn = store.connection();
     let max: i64 = conn.query_row("SELECT max(id) FROM names", [], |r| r.get(0))?;
     let mut st = conn.prepare(
@@ -105,7 +105,11 @@ fn sample_names(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<Stri
     Ok(out)
 }
 
-fn sample_addresses(store: &SqliteStore, rng: &mut Rng, n: usize) -> Result<Vec<String>> {
+pub(crate) fn sample_addresses(
+    store: &SqliteStore,
+    rng: &mut Rng,
+    n: usize,
+) -> Result<Vec<String>> {
     let conn = store.connection();
     let mut st =
         conn.prepare("SELECT rdata FROM tuples WHERE rrtype = 1 AND rdata >= ?1 LIMIT 1")?;
@@ -177,7 +181,7 @@ fn patterns(
     ])
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

@@ -3,7 +3,6 @@
 use anyhow::Result;
 use clap::Args;
 use dnsrecall_query::{TimeFormat, parse_duration};
-use serde_json::json;
 
 use crate::config::{Config, open_store};
 use std::fmt::Write as _;
@@ -79,20 +78,7 @@ pub fn stats(cli: &Cli, config: &Config, args: &StatsArgs) -> Result<u8> {
     let s = store.stats()?;
     let tf = TimeFormat::default();
     if args.json {
-        let doc = json!({
-            "path": s.path,
-            "bytes": s.bytes,
-            "schema_version": s.schema_version,
-            "tuples": s.tuples,
-            "names": s.names,
-            "negatives": s.negatives,
-            "clients": s.clients,
-            "bytes_per_tuple": if s.tuples > 0 { s.bytes as f64 / s.tuples as f64 } else { 0.0 },
-            "by_type": s.by_type.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            "time_first": s.time_first,
-            "time_last": s.time_last,
-            "sensors": s.sensors.iter().map(|x| &**x).collect::<Vec<_>>(),
-        });
+        let doc = dnsrecall_query::output::stats_json(&s);
         print_out(&(serde_json::to_string_pretty(&doc)? + "\n"))?;
         return Ok(exit::OK);
     }

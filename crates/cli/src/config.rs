@@ -5,6 +5,10 @@
 //! clients = "hash"                  # store | hash | mask | off
 //! sensor = "dmz-1"
 //! time_format = "%d/%m/%Y %H:%M:%S"
+//!
+//! [serve]
+//! listen = "127.0.0.1:8053"
+//! max_rows = 100000
 //! ```
 //! Command-line options win over the environment, which wins over the file.
 
@@ -15,7 +19,7 @@ use dnsrecall_store::SqliteStore;
 
 use crate::{Cli, usage};
 
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub data_dir: Option<PathBuf>,
@@ -23,6 +27,8 @@ pub struct Config {
     pub clients: Option<String>,
     pub sensor: Option<String>,
     pub time_format: Option<String>,
+    /// `[serve]`: the options of `dnsrecall serve`.
+    pub serve: Option<crate::serve_cmd::ServeConfig>,
 }
 
 impl Config {

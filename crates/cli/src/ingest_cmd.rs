@@ -21,7 +21,8 @@ use crate::{Cli, exit, usage};
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Formats are detected per file from the first line: passivedns JSON (-j), passivedns text
-(ts||client||server||class||query||type||answer||ttl||count) and COF NDJSON. Gzipped files
+(ts||client||server||class||query||type||answer||ttl||count), COF NDJSON, Zeek dns.log
+(TSV or JSON) and Suricata eve.json (dns events, v1/v2/v3). Gzipped files
 are read transparently. Each file's position is committed with its data, so running the
 same command again (or after a crash) reads only what is new: use --reingest to count a
 file again.
@@ -30,12 +31,14 @@ Examples:
   dnsrecall ingest /var/log/passivedns.json
   dnsrecall ingest --follow --sensor dmz-1 /var/log/passivedns.json
   zcat old/*.json.gz | dnsrecall ingest -
-  dnsrecall ingest --format cof export-from-circl.ndjson")]
+  dnsrecall ingest --format cof export-from-circl.ndjson
+  dnsrecall ingest --follow /opt/zeek/logs/current/dns.log /var/log/suricata/eve.json")]
 pub struct IngestArgs {
     /// Log files, or - for standard input.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Input format: auto (detect per file), passivedns-json, passivedns-text or cof.
+    /// Input format: auto (detect per file), passivedns-json, passivedns-text, cof, zeek or
+    /// suricata.
     #[arg(long, default_value = "auto", value_name = "FORMAT")]
     pub format: String,
     /// Keep reading as the files grow, across rotation (like tail -F), until interrupted.
@@ -91,6 +94,16 @@ pub fn parse_interval(s: &str) -> Result<Duration> {
 }
 
 pub fn run(cli: &Cli, config: &Config, args: &IngestArgs) -> Result<u8> {
+    run_counted(cli, config, args, Arc::new(Counters::default()))
+}
+
+/// [`run`] with counters the caller can watch (`serve --ingest` exports them as metrics).
+pub fn run_counted(
+    cli: &Cli,
+    config: &Config,
+    args: &IngestArgs,
+    counters: Arc<Counters>,
+) -> Result<u8> {
     let format = match args.format.as_str() {
         "auto" => None,
         f => Some(
@@ -139,7 +152,6 @@ pub fn run(cli: &Cli, config: &Config, args: &IngestArgs) -> Result<u8> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    let counters = Arc::new(Counters::default());
     let bar = progress_bar(args, &inputs);
     let ticker = bar.clone().map(|bar| {
         let counters = counters.clone();
@@ -268,6 +280,14 @@ fn print_summary(r: &Report, elapsed: Duration, shown: usize) {
             );
         }
     }
+    if !r.skipped_by_reason.is_empty() {
+        let skipped: Vec<String> = r
+            .skipped_by_reason
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        let _ = writeln!(err, "skipped on purpose: {}", skipped.join(", "));
+    }
     for (file, line) in &r.resumed {
         let _ = writeln!(
             err,
@@ -294,6 +314,7 @@ fn write_stats_json(path: &std::path::Path, r: &Report, elapsed: Duration) -> Re
         "records": r.records,
         "bad_lines": r.bad_lines,
         "bad_by_reason": r.bad_by_reason,
+        "skipped_by_reason": r.skipped_by_reason,
         "bad_examples": r.bad_examples.iter().map(|b| json!({
             "file": b.source, "line": b.line, "reason": b.reason, "message": b.message,
         })).collect::<Vec<_>>(),

@@ -2,8 +2,10 @@
 
 mod admin_cmd;
 mod config;
+mod dnstap_cmd;
 mod ingest_cmd;
 mod query_cmd;
+mod serve_cmd;
 mod sniff_cmd;
 
 use std::path::PathBuf;
@@ -69,10 +71,16 @@ pub enum Command {
     Ingest(ingest_cmd::IngestArgs),
     /// Capture DNS answers from pcap files or live interfaces.
     Sniff(sniff_cmd::SniffArgs),
+    /// Receive dnstap from resolvers (unix or TCP sockets), or read dnstap files.
+    Dnstap(dnstap_cmd::DnstapArgs),
     /// Search the history by name, address, or names inside answers.
     Query(query_cmd::QueryArgs),
     /// Which clients asked for these names (or what a client asked for).
     Clients(query_cmd::ClientsArgs),
+    /// Serve the HTTP APIs (native, CIRCL, DNSDB v2) and the web UI.
+    Serve(serve_cmd::ServeArgs),
+    /// Manage API keys for serve: add, list, revoke.
+    Keys(serve_cmd::KeysArgs),
     /// Delete history older than a retention period.
     Prune(admin_cmd::PruneArgs),
     /// Store size, tuple counts by type, time range and sensors.
@@ -102,8 +110,11 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ingest(a) => ingest_cmd::run(&cli, &config, a),
         Command::Sniff(a) => sniff_cmd::run(&cli, &config, a),
+        Command::Dnstap(a) => dnstap_cmd::run(&cli, &config, a),
         Command::Query(a) => query_cmd::run_query(&cli, &config, a),
         Command::Clients(a) => query_cmd::run_clients(&cli, &config, a),
+        Command::Serve(a) => serve_cmd::serve(&cli, &config, a),
+        Command::Keys(a) => serve_cmd::keys(&cli, &config, a),
         Command::Prune(a) => admin_cmd::prune(&cli, &config, a),
         Command::Stats(a) => admin_cmd::stats(&cli, &config, a),
     };

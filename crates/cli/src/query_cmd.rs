@@ -1,16 +1,13 @@
 //! `dnsrecall query` and `dnsrecall clients`.
 
 use std::io::Write;
-use std::ops::ControlFlow;
 
 use anyhow::Result;
 use clap::Args;
-use dnsrecall_model::{ClientId, ClientMode};
+use dnsrecall_model::ClientId;
 use dnsrecall_query::output::{self, Cut, Format, OutputRow};
-use dnsrecall_query::{
-    Selector, TimeFormat, parse_name_pattern, parse_pattern, parse_time, parse_types,
-};
-use dnsrecall_store::{Sort, SqliteStore, TimeFence, TupleFilter};
+use dnsrecall_query::{FilterSpec, Selector, TimeFormat, page, parse_name_pattern, parse_pattern};
+use dnsrecall_store::{Sort, SqliteStore, TupleFilter};
 
 use crate::config::{Config, open_store};
 use crate::{Cli, exit, usage};
@@ -124,53 +121,26 @@ struct Prepared {
 }
 
 fn prepare(common: &CommonArgs, config: &Config) -> Result<Prepared> {
-    let now = chrono::Utc::now().timestamp();
-    let t = |v: &Option<String>, what: &str| -> Result<Option<i64>> {
-        v.as_deref()
-            .map(|s| parse_time(s, now).map_err(|e| usage(format!("--{what}: {e}"))))
-            .transpose()
+    let spec = FilterSpec {
+        types: common.types.clone(),
+        after: common.after.clone(),
+        before: common.before.clone(),
+        strict: common.strict,
+        first_after: common.first_after.clone(),
+        first_before: common.first_before.clone(),
+        last_after: common.last_after.clone(),
+        last_before: common.last_before.clone(),
+        sensors: common.sensor.clone(),
+        sort: Some(common.sort.clone()),
+        desc: common.desc,
     };
-    let mut fence = TimeFence {
-        first_after: t(&common.first_after, "first-after")?,
-        first_before: t(&common.first_before, "first-before")?,
-        last_after: t(&common.last_after, "last-after")?,
-        last_before: t(&common.last_before, "last-before")?,
-    };
-    let tighten = |slot: &mut Option<i64>, v: i64, after: bool| {
-        *slot = Some(match *slot {
-            Some(old) if after => old.max(v),
-            Some(old) => old.min(v),
-            None => v,
-        });
-    };
-    if let Some(a) = t(&common.after, "after")? {
-        if common.strict {
-            tighten(&mut fence.first_after, a, true);
-        } else {
-            tighten(&mut fence.last_after, a, true);
-        }
-    }
-    if let Some(b) = t(&common.before, "before")? {
-        if common.strict {
-            tighten(&mut fence.last_before, b, false);
-        } else {
-            tighten(&mut fence.first_before, b, false);
-        }
-    }
-    let rrtypes = parse_types(&common.types).map_err(|e| usage(format!("--type: {e}")))?;
-    let descending = common.desc;
-    let sort = match common.sort.as_str() {
-        "name" if !descending => Sort::Natural,
-        "name" => Sort::Name { descending },
-        "first" => Sort::TimeFirst { descending },
-        "last" => Sort::TimeLast { descending },
-        "count" => Sort::Count { descending },
-        s => {
-            return Err(usage(format!(
-                "--sort {s:?}: expected name, first, last or count"
-            )));
-        }
-    };
+    let (filter, sort) = spec.build(chrono::Utc::now().timestamp()).map_err(|e| {
+        usage(format!(
+            "--{}: {}",
+            e.parameter.replace('_', "-"),
+            e.message
+        ))
+    })?;
     let format: Format = common
         .format
         .parse()
@@ -182,60 +152,12 @@ fn prepare(common: &CommonArgs, config: &Config) -> Result<Prepared> {
     if common.limit == 0 {
         return Err(usage("--limit must be at least 1"));
     }
-    let sensors = (!common.sensor.is_empty()).then(|| common.sensor.clone());
     Ok(Prepared {
-        filter: TupleFilter {
-            rrtypes,
-            sensors,
-            fence,
-        },
+        filter,
         sort,
         format,
         time_format,
     })
-}
-
-/// Collects up to offset+limit+1 rows from a streaming query, for the row types that are
-/// only streamed (clients, negatives), applying the sort the way the store does for tuples.
-fn page<R>(
-    stream: impl FnOnce(&mut dyn FnMut(R) -> ControlFlow<()>) -> Result<()>,
-    sort: Sort,
-    key: impl Fn(&R) -> (i64, i64, u64),
-    offset: usize,
-    limit: usize,
-) -> Result<(Vec<R>, bool)> {
-    let mut rows = Vec::new();
-    let want = offset.saturating_add(limit).saturating_add(1);
-    let natural = matches!(sort, Sort::Natural);
-    stream(&mut |r| {
-        rows.push(r);
-        if natural && rows.len() >= want {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })?;
-    match sort {
-        Sort::TimeFirst { descending } => sort_by(&mut rows, |r| key(r).0 as i128, descending),
-        Sort::TimeLast { descending } => sort_by(&mut rows, |r| key(r).1 as i128, descending),
-        Sort::Count { descending } => sort_by(&mut rows, |r| key(r).2 as i128, descending),
-        Sort::Name { descending } => {
-            if descending {
-                rows.reverse();
-            }
-        }
-        Sort::Natural => {}
-    }
-    let truncated = rows.len() > offset.saturating_add(limit);
-    let rows: Vec<R> = rows.into_iter().skip(offset).take(limit).collect();
-    Ok((rows, truncated))
-}
-
-fn sort_by<R>(rows: &mut [R], k: impl Fn(&R) -> i128, descending: bool) {
-    rows.sort_by(|a, b| {
-        let o = k(a).cmp(&k(b));
-        if descending { o.reverse() } else { o }
-    });
 }
 
 fn emit<R: OutputRow>(
@@ -315,38 +237,13 @@ pub fn run_query(cli: &Cli, config: &Config, args: &QueryArgs) -> Result<u8> {
     emit(&p, &args.common, &rows, truncated)
 }
 
-/// The stored forms one client can have: its address, its masked network (`--clients
-/// mask`), and its keyed-hash token when the data directory holds the key (`--clients
-/// hash`), so `clients 10.1.2.3` finds it whatever the privacy mode was.
-fn client_forms(ip: std::net::IpAddr, data_dir: &std::path::Path) -> Result<Vec<ClientId>> {
-    let mut forms = vec![ClientId::from_ip(ip), ClientId::masked(ip)];
-    if data_dir.join(dnsrecall_ingest::KEY_FILE).exists() {
-        let policy = dnsrecall_ingest::ClientPolicy::load(ClientMode::Hash, data_dir)
-            .map_err(|e| anyhow::anyhow!("reading the client hash key: {e}"))?;
-        forms.extend(policy.apply(ip));
-    }
-    Ok(forms)
-}
-
-/// A `hash:` token as printed for hashed clients.
-fn parse_token(s: &str) -> Option<ClientId> {
-    let hex = s.strip_prefix("hash:")?;
-    if hex.len() != 24 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let bytes: Vec<u8> = (0..12)
-        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect();
-    ClientId::from_bytes(&bytes)
-}
-
 pub fn run_clients(cli: &Cli, config: &Config, args: &ClientsArgs) -> Result<u8> {
     let p = prepare(&args.common, config)?;
     let exact: Option<Vec<ClientId>>;
     let selector;
     let (mut store, data_dir) = open_store(cli, config)?;
     if args.pattern.starts_with("hash:") {
-        let token = parse_token(&args.pattern).ok_or_else(|| {
+        let token = dnsrecall_ingest::parse_token(&args.pattern).ok_or_else(|| {
             usage(format!(
                 "{:?}: a client token is hash: and 24 hex digits",
                 args.pattern
@@ -357,7 +254,10 @@ pub fn run_clients(cli: &Cli, config: &Config, args: &ClientsArgs) -> Result<u8>
     } else {
         let sel = parse_pattern(&args.pattern).map_err(|e| usage(e.to_string()))?;
         exact = match &sel {
-            Selector::Address { lo, hi } if lo == hi => Some(client_forms(*lo, &data_dir)?),
+            Selector::Address { lo, hi } if lo == hi => Some(
+                dnsrecall_ingest::stored_forms(*lo, &data_dir)
+                    .map_err(|e| anyhow::anyhow!("reading the client hash key: {e}"))?,
+            ),
             _ => None,
         };
         selector = Some(sel);

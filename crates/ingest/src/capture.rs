@@ -95,14 +95,14 @@ pub enum Error {
     },
 }
 
-struct Fold {
+pub(crate) struct Fold {
     logs: Vec<LogOutput>,
     reopen_logs: Arc<AtomicBool>,
-    agg: Aggregator,
+    pub(crate) agg: Aggregator,
     writer: StoreWriter,
     max_entries: usize,
-    batches: u64,
-    last_flush: Instant,
+    pub(crate) batches: u64,
+    pub(crate) last_flush: Instant,
 }
 
 impl Fold {
@@ -113,7 +113,7 @@ impl Fold {
         }
     }
 
-    fn add(&mut self, records: &mut Vec<Record>) -> Result<(), Error> {
+    pub(crate) fn add(&mut self, records: &mut Vec<Record>) -> Result<(), Error> {
         if self.reopen_logs.swap(false, Ordering::Relaxed) {
             for log in &mut self.logs {
                 log.reopen().map_err(|e| Self::log_error(log, e))?;
@@ -133,7 +133,7 @@ impl Fold {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), Error> {
+    pub(crate) fn flush(&mut self) -> Result<(), Error> {
         self.last_flush = Instant::now();
         for log in &mut self.logs {
             log.flush().map_err(|e| Self::log_error(log, e))?;
@@ -147,7 +147,7 @@ impl Fold {
             .map_err(|_| Error::WriterGone)
     }
 
-    fn finish(
+    pub(crate) fn finish(
         mut self,
         read: Result<(), Error>,
         report: &mut Report,
@@ -168,7 +168,7 @@ impl Fold {
 
 /// Opens the log outputs and starts the writer; on failure hands back the store if it still
 /// has it (a writer thread that could not start took it along).
-fn start(
+pub(crate) fn start(
     store: SqliteStore,
     opts: &Options,
     progress: &Progress,

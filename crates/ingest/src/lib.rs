@@ -7,14 +7,17 @@
 //! * [`pipeline`]: reads log files (whole, or followed across rotation), parses them,
 //!   aggregates, and hands batches with their checkpoints to a writer thread that commits
 //!   each in one store transaction.
+//! * [`capture`] and [`dnstap`]: the same aggregator, writer and log outputs fed by the
+//!   wire decoder (captures) or by dnstap senders and files.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod aggregate;
 pub mod capture;
+pub mod dnstap;
 pub mod log_output;
 pub mod pipeline;
 mod privacy;
 pub mod writer;
 
 pub use aggregate::Aggregator;
-pub use privacy::{ClientPolicy, KEY_FILE};
+pub use privacy::{ClientPolicy, KEY_FILE, parse_token, stored_forms};

@@ -25,7 +25,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use dnsrecall_model::SensorId;
-use dnsrecall_sources::{Format, Line, LineContext, LineReader, Record, detect, parse_line};
+use dnsrecall_sources::{
+    Format, Line, LineContext, LineReader, LineState, Record, detect, parse_line_with,
+};
 use dnsrecall_store::{Checkpoint, SqliteStore, WriteError, WriteStats};
 
 use crate::writer::StoreWriter;
@@ -122,6 +124,9 @@ pub struct Report {
     pub already_ingested: Vec<String>,
     pub rotations: u64,
     pub truncations: u64,
+    /// Answers and events skipped on purpose by the Zeek and Suricata formats, by reason
+    /// (what their logs cannot express faithfully, non-DNS events).
+    pub skipped_by_reason: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +165,8 @@ struct Source {
     /// Where the file stands once closed, kept for later batches.
     last_checkpoint: Option<Checkpoint>,
     done: bool,
+    /// Line-to-line state of the format (Zeek TSV headers), and skips.
+    state: LineState,
 }
 
 impl Source {
@@ -231,6 +238,33 @@ fn open_at(path: &Path, offset: u64, line: u64) -> io::Result<(Reader, Ident)> {
         Box::new(BufReader::with_capacity(READ_BUFFER_LEN, file))
     };
     Ok((LineReader::new(reader, offset, line), ident))
+}
+
+/// Lines of a file's head read again when resuming inside it.
+const HEAD_LINES: usize = 64;
+
+/// Resuming inside a file: its first lines say what a line from the middle cannot, the
+/// format (for detection) and a Zeek TSV log's `#` headers (its columns).
+fn prime_from_head(s: &mut Source, path: &Path) {
+    let Ok(file) = dnsrecall_sources::open_file(path) else {
+        return;
+    };
+    let mut reader = LineReader::new(file, 0, 0);
+    for _ in 0..HEAD_LINES {
+        let Ok(Some(Line::Ok(bytes))) = reader.next_line(true) else {
+            return;
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if s.format.is_none() {
+            s.format = detect(bytes);
+        }
+        if bytes.first() != Some(&b'#') {
+            return;
+        }
+        s.state.zeek.header_line(bytes);
+    }
 }
 
 /// Finds, beside `path`, the file with this device and inode (a rotated log).
@@ -347,7 +381,7 @@ impl Run<'_> {
                                 f
                             }
                             None => {
-                                let msg = "cannot tell the format of this line (expected passivedns JSON or text, or COF); give --format".to_owned();
+                                let msg = "cannot tell the format of this line (expected passivedns JSON or text, COF, Zeek or Suricata); give --format".to_owned();
                                 self.bad(s, line_no, "unknown_format", msg);
                                 continue;
                             }
@@ -356,7 +390,8 @@ impl Run<'_> {
                     if self.unpublished_lines >= 4096 {
                         self.publish();
                     }
-                    match parse_line(format, bytes, &self.ctx, &mut self.records) {
+                    match parse_line_with(format, bytes, &self.ctx, &mut s.state, &mut self.records)
+                    {
                         Ok(()) => {
                             for rec in self.records.drain(..) {
                                 self.agg.record(rec);
@@ -429,6 +464,11 @@ pub fn run(
         ..
     } = run;
     report.records = agg.records;
+    for s in &sources {
+        for (k, v) in &s.state.skipped {
+            *report.skipped_by_reason.entry(k).or_insert(0) += v;
+        }
+    }
     let (store, stats, write_result) = writer.finish();
     report.write = stats;
     let result = match (read_result, write_result) {
@@ -455,6 +495,7 @@ fn prepare(
         rotation_seen: None,
         last_checkpoint: None,
         done: false,
+        state: LineState::default(),
     };
     let path = match input {
         Input::Stdin => {
@@ -525,6 +566,9 @@ fn open_source(s: &mut Source, cp: Option<&Checkpoint>, opts: &Options, report: 
             }
             s.reader = Some(reader);
             s.ident = Some(ident);
+            if offset > 0 {
+                prime_from_head(s, &file);
+            }
         }
         Ok(_) => {
             // Same inode, other content: a new file. Read it from the start.

@@ -116,3 +116,31 @@ mod tests {
         );
     }
 }
+
+/// The stored forms one client address can have: the address, its masked network
+/// (`--clients mask`) and, when the data directory holds the key, its keyed-hash token
+/// (`--clients hash`). Looking up all of them finds the client whatever the privacy mode
+/// was when it was stored.
+///
+/// # Errors
+/// When the key file exists but cannot be read.
+pub fn stored_forms(ip: IpAddr, data_dir: &Path) -> io::Result<Vec<ClientId>> {
+    let mut forms = vec![ClientId::from_ip(ip), ClientId::masked(ip)];
+    if data_dir.join(KEY_FILE).exists() {
+        forms.extend(ClientPolicy::load(ClientMode::Hash, data_dir)?.apply(ip));
+    }
+    Ok(forms)
+}
+
+/// A `hash:` token as printed for hashed clients (`hash:` and 24 hex digits).
+#[must_use]
+pub fn parse_token(s: &str) -> Option<ClientId> {
+    let hex = s.strip_prefix("hash:")?;
+    if hex.len() != 24 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let bytes: Vec<u8> = (0..12)
+        .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect();
+    ClientId::from_bytes(&bytes)
+}

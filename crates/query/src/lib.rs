@@ -11,8 +11,10 @@
 
 pub mod output;
 mod pattern;
+mod spec;
 mod time;
 
 pub use dnsrecall_store::{NameSelector, Selector};
 pub use pattern::{PatternError, parse_name_pattern, parse_pattern, parse_types};
+pub use spec::{FilterSpec, SpecError, page};
 pub use time::{TimeError, TimeFormat, parse_duration, parse_time};

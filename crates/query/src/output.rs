@@ -333,6 +333,25 @@ fn csv_cell(c: &str) -> String {
     }
 }
 
+/// The store's statistics as JSON (`stats --json`, `/api/v1/stats`).
+#[must_use]
+pub fn stats_json(s: &dnsrecall_store::StoreStats) -> Value {
+    json!({
+        "path": s.path,
+        "bytes": s.bytes,
+        "schema_version": s.schema_version,
+        "tuples": s.tuples,
+        "names": s.names,
+        "negatives": s.negatives,
+        "clients": s.clients,
+        "bytes_per_tuple": if s.tuples > 0 { s.bytes as f64 / s.tuples as f64 } else { 0.0 },
+        "by_type": s.by_type.iter().map(|(t, n)| (t.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "time_first": s.time_first,
+        "time_last": s.time_last,
+        "sensors": s.sensors.iter().map(|x| &**x).collect::<Vec<_>>(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,12 @@ fn lines(format: Format, n: usize) -> Vec<String> {
                     "{ts}.{us:06}||192.168.{a}.{b}||10.0.0.53||IN||www{c}.subdomain-{b}.example-site.com.||A||203.0.{a}.{b}||300||{}",
                     1 + i % 3
                 ),
+                (Format::Zeek, _) => format!(
+                    "{ts}.{us:06}\tC{i}\t192.168.{a}.{b}\t5353\t10.0.0.53\t53\tudp\t{c}\t0.01\twww{c}.subdomain-{b}.example-site.com\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t203.0.{a}.{b}\t300.000000\tF"
+                ),
+                (Format::Suricata, _) => format!(
+                    r#"{{"timestamp":"2019-03-27T19:19:32.{us:06}+0000","event_type":"dns","src_ip":"10.0.0.53","dest_ip":"192.168.{a}.{b}","dns":{{"version":3,"type":"response","id":{c},"rcode":"NOERROR","queries":[{{"rrname":"www{c}.subdomain-{b}.example-site.com","rrtype":"A"}}],"answers":[{{"rrname":"www{c}.subdomain-{b}.example-site.com","rrtype":"A","ttl":300,"rdata":"203.0.{a}.{b}"}}]}}}}"#
+                ),
                 (Format::Cof, _) => format!(
                     r#"{{"rrname":"www{c}.subdomain-{b}.example-site.com","rrtype":"A","rdata":"203.0.{a}.{b}","time_first":{ts},"time_last":{},"count":{},"sensor_id":"sensor-1"}}"#,
                     ts + 3600,

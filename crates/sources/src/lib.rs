@@ -3,8 +3,11 @@
 //! * [`parse_line`] turns one line of a [`Format`] into [`Record`]s: gamelinux/passivedns
 //!   JSON (`-j`) and its default `||` text become [`Observation`]s (or
 //!   [`NegativeObservation`]s for NXDOMAIN and other error answers); Passive DNS Common
-//!   Output Format (COF) NDJSON lines become already-aggregated [`Tuple`]s.
+//!   Output Format (COF) NDJSON lines become already-aggregated [`Tuple`]s; Zeek
+//!   `dns.log` (TSV or JSON) and Suricata `eve.json` `dns` events become observations.
 //! * [`detect`] picks the format from the first non-empty line of a file.
+//! * [`parse_line_with`] keeps what a format carries from line to line in a [`LineState`]
+//!   (Zeek's TSV headers) and counts answers a format cannot express faithfully.
 //! * [`open_file`] opens plain or gzipped files; [`LineReader`] splits them into lines with
 //!   bounded memory, tracks the byte offset and line number for checkpoints, and in tail
 //!   mode leaves a half-written last line for the next call.
@@ -24,6 +27,8 @@ mod json;
 pub mod live_capture;
 mod passivedns_log;
 pub mod pcap_file;
+mod suricata;
+mod zeek;
 
 use std::fmt;
 use std::str::FromStr;
@@ -32,6 +37,7 @@ pub use dnsrecall_model::{NegativeObservation, Observation, Record, SensorId, Tu
 pub use error::{LineError, Reason};
 pub use fields::{MAX_COUNT, MAX_EPOCH_SECS, MAX_SENSOR_ID_LEN};
 pub use input::{Line, LineReader, MAX_LINE_LEN, open_file};
+pub use zeek::TsvHeader as ZeekTsvHeader;
 
 use memchr::memmem;
 
@@ -44,10 +50,20 @@ pub enum Format {
     PassivednsText,
     /// Passive DNS Common Output Format, one JSON object per line.
     Cof,
+    /// Zeek `dns.log`: TSV with `#` headers, or JSON lines.
+    Zeek,
+    /// Suricata `eve.json` (`dns` events; v1, v2 and the v3 of Suricata 8).
+    Suricata,
 }
 
 impl Format {
-    pub const ALL: [Self; 3] = [Self::PassivednsJson, Self::PassivednsText, Self::Cof];
+    pub const ALL: [Self; 5] = [
+        Self::PassivednsJson,
+        Self::PassivednsText,
+        Self::Cof,
+        Self::Zeek,
+        Self::Suricata,
+    ];
 
     /// The name used on the command line and in configuration.
     #[must_use]
@@ -56,6 +72,8 @@ impl Format {
             Self::PassivednsJson => "passivedns-json",
             Self::PassivednsText => "passivedns-text",
             Self::Cof => "cof",
+            Self::Zeek => "zeek",
+            Self::Suricata => "suricata",
         }
     }
 }
@@ -68,7 +86,7 @@ impl fmt::Display for Format {
 
 /// A format name that is not one of [`Format::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format {0:?}: expected passivedns-json, passivedns-text or cof")]
+#[error("unknown format {0:?}: expected passivedns-json, passivedns-text, cof, zeek or suricata")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -83,14 +101,23 @@ impl FromStr for Format {
 }
 
 /// Guesses the format from the first non-empty line of a file: a JSON object with an
-/// `"rrname"` key is COF, one with `"timestamp_s"` or `"query"` is passivedns JSON, and a
-/// line holding `||` is passivedns text.
+/// `"event_type"` key is Suricata's eve.json, one with `"uid"` and `"id.orig_h"` Zeek's,
+/// one with an `"rrname"` key is COF, one with `"timestamp_s"` or `"query"` is passivedns
+/// JSON; a line starting `#separator` is a Zeek TSV log, and a line holding `||` is
+/// passivedns text.
 #[must_use]
 pub fn detect(first_nonempty_line: &[u8]) -> Option<Format> {
     let line = trim_ascii_start(strip_bom(first_nonempty_line));
+    if line.starts_with(b"#separator") {
+        return Some(Format::Zeek);
+    }
     if line.first() == Some(&b'{') {
         let has = |key: &[u8]| memmem::find(line, key).is_some();
-        if has(b"\"rrname\"") {
+        if has(b"\"event_type\"") {
+            Some(Format::Suricata)
+        } else if has(b"\"uid\"") && has(b"\"id.orig_h\"") {
+            Some(Format::Zeek)
+        } else if has(b"\"rrname\"") {
             Some(Format::Cof)
         } else if has(b"\"timestamp_s\"") || has(b"\"query\"") {
             Some(Format::PassivednsJson)
@@ -112,9 +139,27 @@ pub struct LineContext {
     pub sensor_id: SensorId,
 }
 
+/// What one input carries from line to line, and what its lines held that no record can
+/// express (counted, by reason).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineState {
+    /// The columns of a Zeek TSV log, from its `#` headers.
+    pub zeek: zeek::TsvHeader,
+    /// Answers or events skipped on purpose, by reason (`zeek_incomplete_rdata`,
+    /// `suricata_not_dns`, ...): see the format modules.
+    pub skipped: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl LineState {
+    pub(crate) fn skip(&mut self, reason: &'static str) {
+        *self.skipped.entry(reason).or_insert(0) += 1;
+    }
+}
+
 /// Decodes one line (with or without its line ending) and appends its records to `out`.
 ///
 /// A blank line appends nothing. On error nothing is appended: a line is all or nothing.
+/// Formats that need state across lines (Zeek TSV headers) use [`parse_line_with`].
 ///
 /// # Errors
 /// A [`LineError`] saying why the line was rejected; the caller counts it by
@@ -123,6 +168,21 @@ pub fn parse_line(
     format: Format,
     line: &[u8],
     ctx: &LineContext,
+    out: &mut Vec<Record>,
+) -> Result<(), LineError> {
+    parse_line_with(format, line, ctx, &mut LineState::default(), out)
+}
+
+/// [`parse_line`] with the input's [`LineState`]: Zeek TSV header lines update it, and
+/// answers skipped on purpose are counted in it.
+///
+/// # Errors
+/// As [`parse_line`].
+pub fn parse_line_with(
+    format: Format,
+    line: &[u8],
+    ctx: &LineContext,
+    state: &mut LineState,
     out: &mut Vec<Record>,
 ) -> Result<(), LineError> {
     if line.len() > MAX_LINE_LEN {
@@ -137,6 +197,8 @@ pub fn parse_line(
         Format::PassivednsJson => passivedns_log::parse_json(line, ctx, out),
         Format::PassivednsText => passivedns_log::parse_text(line, ctx, out),
         Format::Cof => cof::parse(line, ctx, out),
+        Format::Zeek => zeek::parse(line, ctx, state, out),
+        Format::Suricata => suricata::parse(line, ctx, state, out),
     };
     if result.is_err() {
         out.truncate(before);

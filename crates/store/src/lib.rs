@@ -202,6 +202,16 @@ impl SqliteStore {
         &self.conn
     }
 
+    /// Checks the store can be read (for health checks).
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn ping(&self) -> Result<(), QueryError> {
+        self.conn
+            .query_row("SELECT count(*) FROM meta", [], |r| r.get::<_, i64>(0))?;
+        Ok(())
+    }
+
     /// A value from the `meta` table.
     ///
     /// # Errors

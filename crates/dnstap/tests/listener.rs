@@ -1,0 +1,140 @@
+//! The listener with several senders at once: good ones deliver every record while
+//! others disconnect mid-frame, send an over-long frame or the wrong content type.
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dnsrecall_dnstap::fstrm::{
+    CONTENT_TYPE_DNSTAP, Control, ControlType, FrameWriter, sender_handshake, sender_stop,
+};
+use dnsrecall_dnstap::testing::client_response;
+use dnsrecall_dnstap::{ListenAddr, ListenOptions, Listener, StreamSession, Totals};
+use dnsrecall_model::Record;
+use proptest::prelude::*;
+
+#[test]
+fn concurrent_senders_and_hostile_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("tap.sock");
+    let opts = ListenOptions {
+        max_frame_len: 4096,
+        ..ListenOptions::default()
+    };
+    let listener = Listener::bind(
+        &[
+            ListenAddr::Unix(sock.clone()),
+            ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
+        ],
+        &opts,
+    )
+    .unwrap();
+    let tcp = match &listener.local_addrs()[1] {
+        ListenAddr::Tcp(a) => *a,
+        ListenAddr::Unix(_) => unreachable!(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let totals = Arc::new(Mutex::new(Totals::default()));
+    let (tx, rx) = sync_channel::<Vec<Record>>(16);
+    let handle = listener
+        .spawn(opts, stop.clone(), tx, totals.clone())
+        .unwrap();
+    let collector = std::thread::spawn(move || rx.iter().flatten().count());
+
+    const PER_SENDER: usize = 2000;
+    let mut senders = Vec::new();
+    for i in 0..4u8 {
+        let sock = sock.clone();
+        senders.push(std::thread::spawn(move || {
+            let send = |s: &mut dyn FnMut(&[u8])| {
+                for n in 0..PER_SENDER {
+                    s(&client_response(
+                        &format!("n{n}.s{i}.example"),
+                        [192, 0, 2, i],
+                        1_700_000_000,
+                        "t",
+                    ));
+                }
+            };
+            if i % 2 == 0 {
+                let mut s = UnixStream::connect(&sock).unwrap();
+                sender_handshake(&mut s).unwrap();
+                send(&mut |f| FrameWriter::new(&mut s).data(f).unwrap());
+                sender_stop(&mut s).unwrap();
+            } else {
+                let mut s = std::net::TcpStream::connect(tcp).unwrap();
+                sender_handshake(&mut s).unwrap();
+                send(&mut |f| FrameWriter::new(&mut s).data(f).unwrap());
+                sender_stop(&mut s).unwrap();
+            }
+        }));
+    }
+    // Hostile: half a frame then gone; an over-long frame; the wrong content type.
+    let mut cut = UnixStream::connect(&sock).unwrap();
+    sender_handshake(&mut cut).unwrap();
+    let f = client_response("cut.example", [1, 1, 1, 1], 1, "t");
+    cut.write_all(&u32::try_from(f.len()).unwrap().to_be_bytes())
+        .unwrap();
+    cut.write_all(&f[..5]).unwrap();
+    drop(cut);
+    let mut long = UnixStream::connect(&sock).unwrap();
+    sender_handshake(&mut long).unwrap();
+    long.write_all(&100_000u32.to_be_bytes()).unwrap();
+    let mut wrong = UnixStream::connect(&sock).unwrap();
+    wrong
+        .write_all(&Control::new(ControlType::READY, Some(b"protobuf:other")).encode())
+        .unwrap();
+    for s in senders {
+        s.join().unwrap();
+    }
+    // A unidirectional sender (START without READY) is served too.
+    let mut uni = UnixStream::connect(&sock).unwrap();
+    let mut w = FrameWriter::new(&mut uni);
+    w.control(ControlType::START, Some(CONTENT_TYPE_DNSTAP))
+        .unwrap();
+    w.data(&client_response("uni.example", [2, 2, 2, 2], 1, "t"))
+        .unwrap();
+    drop(uni);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    handle.join().unwrap();
+    let records = collector.join().unwrap();
+    assert_eq!(records, 4 * PER_SENDER + 1);
+    let t = totals.lock().unwrap();
+    assert_eq!(t.dnstap.connections, 8);
+    assert_eq!(t.dnstap.connections_failed, 2, "{:?}", t.dnstap);
+    assert_eq!(t.dnstap.anomalies["truncated_frame"], 1, "{:?}", t.dnstap);
+    assert_eq!(t.dnstap.anomalies["frame_too_long"], 1);
+    assert_eq!(t.dnstap.anomalies["content_type_mismatch"], 1);
+    assert_eq!(
+        t.dnstap.by_type["CLIENT_RESPONSE"],
+        4 * PER_SENDER as u64 + 1
+    );
+    assert_eq!(t.wire.answers, 4 * PER_SENDER as u64 + 1);
+    drop(t);
+    assert!(
+        !sock.exists(),
+        "the socket is removed when the listener ends"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// Any bytes, in any chunking, never panic and never grow the buffer past a frame.
+    #[test]
+    fn hostile_streams(bytes in proptest::collection::vec(any::<u8>(), 0..600), chunk in 1usize..64) {
+        let mut s = StreamSession::new(256, None, true);
+        let mut out = Vec::new();
+        let mut reply = Vec::new();
+        for c in bytes.chunks(chunk) {
+            s.frames.push(c);
+            if s.process(&mut out, &mut reply) != dnsrecall_dnstap::Step::More {
+                break;
+            }
+            prop_assert!(s.frames.pending() <= 256 + 8 + 64);
+        }
+    }
+}

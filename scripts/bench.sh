@@ -3,10 +3,28 @@
 #  1. ingest: a 12M-line passivedns log (about 5.2M tuples): lines/s and bytes per tuple;
 #  2. query: latency p50/p99 of every query form over that store (first 100 rows);
 #  3. sniff: a 5M-packet capture: packets/s, answers/s and peak RSS.
-# Needs about 8 GB of free disk in bench-data/ (or $BENCH_DIR).
+# `scripts/bench.sh serve` runs the HTTP load scenario instead: `dnsrecall serve` over a
+# >= 5M-tuple store (built once in bench-data/serve/base, then reused), 64 connections
+# sending exact, *.x and IP lookups through the native, CIRCL and DNSDB APIs while
+# `ingest --follow` takes 100k lines/s: requests/s, first-page p50/p99, errors, peak RSS.
+# Needs about 8 GB of free disk in bench-data/ (or $BENCH_DIR); serve about 6 GB more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p dnsrecall-bench
 dir="${BENCH_DIR:-bench-data}"
-target/release/dnsrecall-bench all --lines "${LINES:-12000000}" --dir "$dir"
-target/release/dnsrecall-bench sniff --packets "${PACKETS:-5000000}" --dir "$dir"
+case "${1:-}" in
+  serve)
+    shift
+    cargo build --release --locked -p dnsrecall-cli -p dnsrecall-bench
+    target/release/dnsrecall-bench serve --dir "$dir" --bin target/release/dnsrecall \
+      --lines "${LINES:-12000000}" "$@"
+    ;;
+  "")
+    cargo build --release --locked -p dnsrecall-bench
+    target/release/dnsrecall-bench all --lines "${LINES:-12000000}" --dir "$dir"
+    target/release/dnsrecall-bench sniff --packets "${PACKETS:-5000000}" --dir "$dir"
+    ;;
+  *)
+    echo "usage: scripts/bench.sh [serve [dnsrecall-bench serve options]]" >&2
+    exit 2
+    ;;
+esac

@@ -3,6 +3,8 @@
 # nsd and dnsutils (dig) serve and query a test zone in crates/cli/tests/live.rs.
 # dnsdbq and PyPI's pypdns (in a venv, /opt/dnsrecall/pyenv or $DNSRECALL_PYENV) are the
 # real API clients of crates/cli/tests/clients.rs.
+# unbound, bind9, the dnstap tool and fstrm-bin are the resolvers and replay tools of
+# crates/cli/tests/dnstap.rs.
 # Idempotent: packages already present are kept; Rust comes from rustup only when no cargo
 # is on the PATH.
 set -euo pipefail
@@ -11,7 +13,8 @@ if command -v apt-get >/dev/null 2>&1; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends \
     build-essential pkg-config ca-certificates curl git sqlite3 procps libpcap-dev \
-    nsd dnsutils chromium chromium-driver dnsdbq python3-venv >/dev/null
+    nsd dnsutils chromium chromium-driver dnsdbq python3-venv \
+    unbound bind9 golang-github-dnstap-golang-dnstap-cli fstrm-bin >/dev/null
 fi
 pyenv="${DNSRECALL_PYENV:-/opt/dnsrecall/pyenv}"
 if ! "$pyenv/bin/python" -c 'import pypdns' >/dev/null 2>&1; then

@@ -9,7 +9,7 @@
 //! are encoded before the clock starts (a pool per sender, sent round and round with
 //! the transaction id changed), so the figure is the receiver's, not the generator's.
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
@@ -41,6 +41,8 @@ pub struct Config {
     pub seed: u64,
     /// Aggregation memory, MiB (the CLI's --max-memory).
     pub max_memory_mib: u64,
+    /// Keep no client sightings (`--clients off`).
+    pub clients_off: bool,
 }
 
 /// Figures of one run.
@@ -145,7 +147,11 @@ pub fn run(cfg: &Config, dir: &Path) -> Result<Figures> {
     let pools: Vec<Vec<Vec<u8>>> = (0..cfg.connections as u64).map(|s| pool(cfg, s)).collect();
     let opts = Options {
         sensor_id: None,
-        policy: dnsrecall_ingest::ClientPolicy::without_key(dnsrecall_model::ClientMode::Store),
+        policy: dnsrecall_ingest::ClientPolicy::without_key(if cfg.clients_off {
+            dnsrecall_model::ClientMode::Off
+        } else {
+            dnsrecall_model::ClientMode::Store
+        }),
         max_entries: usize::try_from((cfg.max_memory_mib << 20) / 384).unwrap_or(usize::MAX),
         flush_interval: Duration::from_secs(10),
         report_interval: Duration::from_secs(3600),

@@ -44,6 +44,10 @@ enum Command {
     /// dnstap messages over a unix socket from generated senders into a fresh store:
     /// messages/s end to end.
     Dnstap(DnstapArgs),
+    /// `dnsrecall serve` under load: 64 connections sending exact, `*.x` and IP lookups
+    /// through the native, CIRCL and DNSDB APIs over a >= 5M-tuple store while `ingest
+    /// --follow` runs alongside: requests/s, first-page latency, errors, server peak RSS.
+    Serve(serve::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +71,9 @@ struct DnstapArgs {
     /// Aggregation memory, MiB (the CLI's --max-memory).
     #[arg(long, default_value_t = 64)]
     max_memory: u64,
+    /// Keep no client sightings (`--clients off`): the tuple path alone.
+    #[arg(long)]
+    clients_off: bool,
 }
 
 #[derive(Debug, Args)]
@@ -206,28 +213,14 @@ fn main() -> anyhow::Result<()> {
                 clients: args.clients.max(1),
                 seed: args.seed,
                 max_memory_mib: args.max_memory,
+                clients_off: args.clients_off,
             };
             let dir = scenarios::work_dir(args.dir.clone());
             let figures = dnsrecall_bench::dnstap::run(&cfg, &dir)?;
             dnsrecall_bench::dnstap::print(&figures, &cfg);
             Ok(())
         }
-        Command::Serve(args) => {
-            let dir = scenarios::work_dir(args.dir.clone());
-            let bin = args.bin.clone().unwrap_or_else(serve::default_bin);
-            let mut cfg = serve::ServeConfig::new(dir, bin);
-            cfg.lines = args.lines;
-            cfg.seed = args.seed;
-            cfg.min_tuples = args.min_tuples;
-            cfg.ingest_rate = args.ingest_rate;
-            cfg.concurrency = args.connections;
-            cfg.requests = args.requests;
-            cfg.duration = std::time::Duration::from_secs(args.seconds);
-            cfg.samples = args.samples;
-            let figures = serve::run(&cfg)?;
-            serve::print_serve(&figures);
-            Ok(())
-        }
+        Command::Serve(args) => serve::main(&args),
         Command::Ingest(args) => cmd_ingest(&args).map(|_| ()),
         Command::Query(args) => {
             let dir = scenarios::work_dir(args.dir.clone()).join("store");

@@ -871,6 +871,65 @@ pub fn print_serve(f: &ServeFigures) {
     );
 }
 
+/// `dnsrecall-bench serve` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Working directory: the generated log and serve/ (base store, run copy)
+    /// [default: bench-data].
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// The dnsrecall binary [default: $DNSRECALL_BIN, or the one beside this binary].
+    #[arg(long)]
+    pub bin: Option<PathBuf>,
+    /// Lines of the generated log the base store is built from.
+    #[arg(long, default_value_t = 12_000_000)]
+    pub lines: u64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Rebuild the base store when it holds fewer tuples than this.
+    #[arg(long, default_value_t = 5_000_000)]
+    pub min_tuples: u64,
+    /// Lines per second written for `ingest --follow` alongside (0: none).
+    #[arg(long, default_value_t = 100_000)]
+    pub ingest_rate: u64,
+    /// Client connections.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Most requests measured.
+    #[arg(long, default_value_t = 400_000)]
+    pub requests: u64,
+    /// Longest measured phase, seconds.
+    #[arg(long, default_value_t = 120)]
+    pub seconds: u64,
+    /// Patterns sampled per query kind.
+    #[arg(long, default_value_t = 1000)]
+    pub samples: usize,
+}
+
+/// `dnsrecall-bench serve`: runs the scenario and prints its figures.
+///
+/// # Errors
+/// When the store cannot be built or the server or ingest cannot run.
+pub fn main(args: &ServeArgs) -> Result<()> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("bench-data"));
+    let bin = args.bin.clone().unwrap_or_else(default_bin);
+    let mut cfg = ServeConfig::new(dir, bin);
+    cfg.lines = args.lines;
+    cfg.seed = args.seed;
+    cfg.min_tuples = args.min_tuples;
+    cfg.ingest_rate = args.ingest_rate;
+    cfg.concurrency = args.connections;
+    cfg.requests = args.requests;
+    cfg.duration = Duration::from_secs(args.seconds);
+    cfg.samples = args.samples;
+    let figures = run(&cfg)?;
+    print_serve(&figures);
+    Ok(())
+}
+
 /// The `dnsrecall` binary beside this one (`target/release/dnsrecall` for
 /// `target/release/dnsrecall-bench`), or `DNSRECALL_BIN`.
 pub fn default_bin() -> PathBuf {

@@ -29,6 +29,8 @@ pub struct Config {
     pub time_format: Option<String>,
     /// `[serve]`: the options of `dnsrecall serve`.
     pub serve: Option<crate::serve_cmd::ServeConfig>,
+    /// `[alerts]`: sinks for live intel alerts.
+    pub alerts: Option<crate::intel_cmd::AlertConfig>,
 }
 
 impl Config {

@@ -53,6 +53,8 @@ pub struct IngestArgs {
     /// Write machine-readable statistics as JSON to FILE (- for standard output).
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub alerts: crate::intel_cmd::AlertArgs,
     /// Aggregated entries held in memory before a flush to the store (memory bound;
     /// about 200 bytes each).
     #[arg(long, default_value_t = 1_000_000, value_name = "N")]
@@ -137,6 +139,7 @@ pub fn run_counted(
         .collect();
     let (store, data_dir) = open_store(cli, config)?;
     let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
+    let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
     let opts = Options {
         format,
         follow: args.follow,
@@ -194,6 +197,10 @@ pub fn run_counted(
         bar.finish_and_clear();
     }
     let elapsed = started.elapsed();
+    if let Some(router) = &live {
+        router.finish();
+        crate::intel_cmd::print_alert_summary(router);
+    }
     let report = result.context("ingest stopped")?;
     print_summary(&report, elapsed, opts.bad_line_reports);
     if let Some(path) = &args.stats_json {

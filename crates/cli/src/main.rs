@@ -4,6 +4,7 @@ mod admin_cmd;
 mod config;
 mod dnstap_cmd;
 mod ingest_cmd;
+mod intel_cmd;
 mod query_cmd;
 mod serve_cmd;
 mod sniff_cmd;
@@ -77,6 +78,14 @@ pub enum Command {
     Query(query_cmd::QueryArgs),
     /// Which clients asked for these names (or what a client asked for).
     Clients(query_cmd::ClientsArgs),
+    /// Threat-intel feeds (MISP, RPZ, lists): add, list, show, remove, refresh.
+    Intel(intel_cmd::IntelArgs),
+    /// Which clients resolved something in the feeds (retro-hunt over the history).
+    Hunt(intel_cmd::HuntArgs),
+    /// Alerts raised by live matching during ingest, sniff and dnstap.
+    Alerts(intel_cmd::AlertsArgs),
+    /// Reports: top clients and indicators per feed, top names, newly seen domains.
+    Report(intel_cmd::ReportArgs),
     /// Serve the HTTP APIs (native, CIRCL, DNSDB v2) and the web UI.
     Serve(serve_cmd::ServeArgs),
     /// Manage API keys for serve: add, list, revoke.
@@ -113,6 +122,10 @@ fn main() -> ExitCode {
         Command::Dnstap(a) => dnstap_cmd::run(&cli, &config, a),
         Command::Query(a) => query_cmd::run_query(&cli, &config, a),
         Command::Clients(a) => query_cmd::run_clients(&cli, &config, a),
+        Command::Intel(a) => intel_cmd::run_intel(&cli, &config, a),
+        Command::Hunt(a) => intel_cmd::run_hunt(&cli, &config, a),
+        Command::Alerts(a) => intel_cmd::run_alerts(&cli, &config, a),
+        Command::Report(a) => intel_cmd::run_report(&cli, &config, a),
         Command::Serve(a) => serve_cmd::serve(&cli, &config, a),
         Command::Keys(a) => serve_cmd::keys(&cli, &config, a),
         Command::Prune(a) => admin_cmd::prune(&cli, &config, a),

@@ -90,6 +90,8 @@ pub struct SniffArgs {
     /// Write the final counters as JSON to FILE (- for standard output).
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub alerts: crate::intel_cmd::AlertArgs,
     /// No progress bar, even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
@@ -148,9 +150,11 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
     let max_entries =
         usize::try_from((args.max_memory.max(1) << 20) / BYTES_PER_ENTRY).unwrap_or(usize::MAX);
     let (store, data_dir) = open_store(cli, config)?;
+    let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
+    let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
     let opts = Options {
         sensor_id: wire.sensor_id.clone(),
-        policy: ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?,
+        policy,
         max_entries,
         flush_interval: parse_interval(&args.flush_interval)?,
         report_interval: parse_interval(&args.report_interval)?,
@@ -249,6 +253,10 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
         }
         out
     };
+    if let Some(router) = &live {
+        router.finish();
+        crate::intel_cmd::print_alert_summary(router);
+    }
     let report = result.context("sniff stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {

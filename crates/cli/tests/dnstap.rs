@@ -473,11 +473,17 @@ fn unbound_dnstap_to_the_store() {
     let (_nsd, nsd_port) = start_nsd(dir.path());
     let sock = dir.path().join("tap.sock");
     let data = dir.path().join("data");
+    let passivedns_log = dir.path().join("answers.json");
     let mut rec = start_dnsrecall(
         dir.path(),
         "dnsrecall",
         &data,
-        &["--listen", &format!("unix:{}", sock.display())],
+        &[
+            "--listen",
+            &format!("unix:{}", sock.display()),
+            "--log-json",
+            passivedns_log.to_str().unwrap(),
+        ],
     );
     let (mut unbound, port) = start_unbound(dir.path(), nsd_port, &sock);
     ask_all(port);
@@ -488,6 +494,10 @@ fn unbound_dnstap_to_the_store() {
     assert!(log.contains("type.RESOLVER_RESPONSE="), "{log}");
     assert!(!log.contains("anomaly."), "{log}");
     check_store(&data, "unbound-test");
+    // The passivedns-compatible log output, ingested, gives the same tuples.
+    let again = dir.path().join("again");
+    run_ok(&again, &["ingest", passivedns_log.to_str().unwrap()]);
+    assert_eq!(stored(&again), stored(&data));
 }
 
 #[test]

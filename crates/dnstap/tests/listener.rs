@@ -138,3 +138,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn files_whole_cut_and_malformed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = FrameWriter::new(Vec::new());
+    w.control(ControlType::START, Some(CONTENT_TYPE_DNSTAP))
+        .unwrap();
+    for n in 0..10 {
+        w.data(&client_response(
+            &format!("f{n}.example"),
+            [192, 0, 2, n],
+            5,
+            "file",
+        ))
+        .unwrap();
+    }
+    w.control(ControlType::STOP, None).unwrap();
+    let bytes = w.into_inner();
+    let read = |name: &str, b: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b).unwrap();
+        let mut s = StreamSession::new(4096, None, false);
+        let mut n = 0;
+        let stats = dnsrecall_dnstap::read_file(&path, &mut s, 3, &mut |r| {
+            n += r.len();
+            r.clear();
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+        (stats, n, s.decoder.counters().clone())
+    };
+    let (stats, n, _) = read("whole", &bytes);
+    assert!(stats.stopped && !stats.truncated && stats.failed.is_none());
+    assert_eq!(n, 10);
+    let (stats, n, c) = read("cut", &bytes[..bytes.len() - 30]);
+    assert!(stats.truncated, "{stats:?}");
+    assert_eq!(n, 9);
+    assert_eq!(c.anomalies["truncated_frame"], 1);
+    // A READY in a file (a bidirectional frame) is malformed: what came before is kept.
+    let mut bad = bytes[..bytes.len() - 12].to_vec();
+    bad.extend(Control::new(ControlType::READY, None).encode());
+    let (stats, n, _) = read("bad", &bad);
+    assert_eq!(stats.failed, Some("unexpected_control_frame"));
+    assert_eq!(n, 10);
+}

@@ -15,8 +15,12 @@ pub struct Aggregator {
     negatives: HashMap<NegativeKey, TupleValue>,
     clients: HashMap<ClientKey, TupleValue>,
     policy: ClientPolicy,
+    /// Live matching and exclusion ([`crate::watch`]).
+    watch: Option<Box<dyn crate::watch::Watch>>,
     /// Records folded in since creation.
     pub records: u64,
+    /// Records kept out of the store by an exclusion list.
+    pub excluded: u64,
 }
 
 fn fold<K: std::hash::Hash + Eq>(map: &mut HashMap<K, TupleValue>, k: K, v: TupleValue) {
@@ -31,13 +35,21 @@ impl Aggregator {
             negatives: HashMap::new(),
             clients: HashMap::new(),
             policy,
+            watch: crate::watch::make(),
             records: 0,
+            excluded: 0,
         }
     }
 
     /// Folds one record in.
     pub fn record(&mut self, rec: Record) {
         self.records += 1;
+        if let Some(w) = self.watch.as_mut()
+            && !w.observe(&rec)
+        {
+            self.excluded += 1;
+            return;
+        }
         match rec {
             Record::Answer(o) => {
                 let value = TupleValue::at(o.time, o.count, o.ttl);

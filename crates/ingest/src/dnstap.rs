@@ -120,7 +120,7 @@ pub fn serve(
         }
     };
     let totals = Arc::new(Mutex::new(Totals::default()));
-    let (tx, rx) = sync_channel::<Vec<Record>>(64);
+    let (tx, rx) = sync_channel::<Vec<Record>>(16);
     let accept = match listener.spawn(listen, stop.clone(), tx, totals.clone()) {
         Ok(h) => h,
         Err(e) => {

@@ -17,6 +17,7 @@ pub mod dnstap;
 pub mod log_output;
 pub mod pipeline;
 mod privacy;
+pub mod watch;
 pub mod writer;
 
 pub use aggregate::Aggregator;

@@ -11,6 +11,7 @@ mod admin;
 mod codec;
 mod grams;
 mod read;
+mod scan;
 mod schema;
 mod write;
 
@@ -26,6 +27,7 @@ pub use read::{
     ClientRow, NameSelector, NegativeRow, QueryStats, Selector, Sort, TimeFence, TupleFilter,
     TupleRow, TypeSet,
 };
+pub use scan::NameTotal;
 pub use schema::SCHEMA_VERSION;
 pub use write::{Batch, Checkpoint, WriteStats};
 

@@ -3,6 +3,8 @@
 #  1. ingest: a 12M-line passivedns log (about 5.2M tuples): lines/s and bytes per tuple;
 #  2. query: latency p50/p99 of every query form over that store (first 100 rows);
 #  3. sniff: a 5M-packet capture: packets/s, answers/s and peak RSS.
+#  4. dnstap: 5M generated messages over a unix socket from 2 senders: messages/s end to
+#     end, with client sightings stored and with --clients off.
 # `scripts/bench.sh serve` runs the HTTP load scenario instead: `dnsrecall serve` over a
 # >= 5M-tuple store (built once in bench-data/serve/base, then reused), 64 connections
 # sending exact, *.x and IP lookups through the native, CIRCL and DNSDB APIs while
@@ -22,6 +24,8 @@ case "${1:-}" in
     cargo build --release --locked -p dnsrecall-bench
     target/release/dnsrecall-bench all --lines "${LINES:-12000000}" --dir "$dir"
     target/release/dnsrecall-bench sniff --packets "${PACKETS:-5000000}" --dir "$dir"
+    target/release/dnsrecall-bench dnstap --messages "${MESSAGES:-5000000}" --dir "$dir"
+    target/release/dnsrecall-bench dnstap --messages "${MESSAGES:-5000000}" --dir "$dir" --clients-off
     ;;
   *)
     echo "usage: scripts/bench.sh [serve [dnsrecall-bench serve options]]" >&2

@@ -22,6 +22,23 @@ if ! "$pyenv/bin/python" -c 'import pypdns' >/dev/null 2>&1; then
   "$py" -m venv "$pyenv"
   "$pyenv/bin/pip" install -q pypdns
 fi
+# PyPI's pymisp in the same venv, and its source distribution unpacked in
+# /opt/dnsrecall/pymisp-src (or $DNSRECALL_PYMISP_SRC): its tests/ holds the OSINT events
+# that crates/intel/tests/misp_fixtures.rs turns into MISP feed fixtures.
+pymisp_version=2.5.34.4
+pymisp_src="${DNSRECALL_PYMISP_SRC:-/opt/dnsrecall/pymisp-src}"
+if ! "$pyenv/bin/python" -c "import sys, pymisp; sys.exit(pymisp.__version__ != '$pymisp_version')" \
+    >/dev/null 2>&1; then
+  "$pyenv/bin/pip" install -q "pymisp==$pymisp_version"
+fi
+if ! grep -qx "Version: $pymisp_version" "$pymisp_src/PKG-INFO" 2>/dev/null \
+    || [ ! -f "$pymisp_src/tests/reportlab_testfiles/long_event.json" ]; then
+  sdist_dir="$(mktemp -d)"
+  "$pyenv/bin/pip" download -q "pymisp==$pymisp_version" --no-binary :all: --no-deps -d "$sdist_dir"
+  rm -rf "$pymisp_src" && mkdir -p "$pymisp_src"
+  tar -xzf "$sdist_dir/pymisp-$pymisp_version.tar.gz" -C "$pymisp_src" --strip-components=1
+  rm -rf "$sdist_dir"
+fi
 if ! command -v cargo >/dev/null 2>&1; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"

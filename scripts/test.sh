@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run): installs what it needs, then formatting,
 # lints, and every test (unit, property, golden over ../shared/corpus, store query plans,
-# crash and rotation tests of --follow), then a bounded fuzzing run of the wire decoder.
+# crash and rotation tests of --follow), then a bounded fuzzing run of the wire decoder and
+# the dnstap receiver.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
@@ -16,6 +17,6 @@ echo "== cargo clippy --all-targets -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "== cargo test"
 cargo test --locked --workspace
-echo "== fuzz the wire decoder (scripts/fuzz.sh, ${FUZZ_SECONDS:-30} s per target)"
+echo "== fuzz the wire decoder and the dnstap receiver (scripts/fuzz.sh)"
 scripts/fuzz.sh
 echo "== all tests passed"

@@ -3,9 +3,10 @@
 //! (`dnsrecall_ingest::dnstap::serve`: listener, per-connection decoding, aggregator, store
 //! writer), measured from the first frame sent to the last batch committed.
 //!
-//! The traffic is a resolver's: names drawn with a Zipf-like popularity from a fixed
-//! universe (a few popular names asked again and again, a long tail), one or two `A`
-//! answers each (a CNAME in front of one name in eight), clients from a pool. The frames
+//! The traffic is a resolver's: names drawn with Zipf popularity (s = 1, the usual model
+//! of DNS name popularity: a few names asked again and again, a long tail) from a fixed
+//! universe, one or two `A` answers each (a CNAME in front of one name in eight), clients
+//! drawn uniformly from a pool. The frames
 //! are encoded before the clock starts (a pool per sender, sent round and round with
 //! the transaction id changed), so the figure is the receiver's, not the generator's.
 
@@ -79,8 +80,8 @@ fn pool(cfg: &Config, sender: u64) -> Vec<Vec<u8>> {
     let mut rng = SplitMix(cfg.seed ^ (sender.wrapping_mul(0x51_7cc1_b727_220a)));
     (0..POOL)
         .map(|i| {
-            // Zipf-like: u^4 crowds the draws onto the first (popular) names.
-            let n = (rng.unit().powi(4) * f64::from(cfg.names)) as u32;
+            // Zipf (s = 1): log-uniform ranks, P(rank < k) = ln k / ln names.
+            let n = (f64::from(cfg.names).powf(rng.unit()) as u32).saturating_sub(1);
             let client = (rng.next() % u64::from(cfg.clients.max(1))) as u32;
             let qname = format!("host{n}.zone{}.example", n % 977);
             let ip = |k: u32| vec![198, 18 + (k >> 16 & 1) as u8, (k >> 8) as u8, k as u8];

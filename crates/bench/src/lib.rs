@@ -2,6 +2,7 @@
 
 pub mod dnstap;
 pub mod generator;
+pub mod intel;
 
 pub use generator::{GenConfig, GenStats, LineKind, generate};
 pub mod pcapgen;

@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use dnsrecall_bench::generator::{self, DEFAULT_START_TIME, GenConfig, GenStats, LineKind};
 use dnsrecall_bench::pcapgen::{self, DEFAULT_RATE, PcapGenConfig, PcapGenStats};
-use dnsrecall_bench::{scenarios, serve};
+use dnsrecall_bench::{intel, scenarios, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +48,47 @@ enum Command {
     /// through the native, CIRCL and DNSDB APIs over a >= 5M-tuple store while `ingest
     /// --follow` runs alongside: requests/s, first-page latency, errors, server peak RSS.
     Serve(serve::ServeArgs),
+    /// Threat intel at scale: `intel add` of a 1M-indicator list and MISP JSON (time,
+    /// memory), matcher observations/s, ingest lines/s without and with the feed (live
+    /// matching cost), and retro-hunts with 100k and 1M indicators over a >= 5M-tuple
+    /// store.
+    Intel(IntelArgs),
+}
+
+#[derive(Debug, Args)]
+struct IntelArgs {
+    /// Working directory: the generated log, and `intel/` (feeds, stores).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The `dnsrecall` binary [default: `dnsrecall` next to this program].
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// Indicators of the big feed.
+    #[arg(long, default_value_t = 1_000_000)]
+    iocs: u64,
+    /// Indicators of the hunt feed (the big feed's first ones).
+    #[arg(long, default_value_t = 100_000)]
+    hunt_iocs: u64,
+    /// Lines ingested without and with the feed (the first lines of the hunt log).
+    #[arg(long, default_value_t = 5_000_000)]
+    lines: u64,
+    /// Lines parsed for the in-process matcher and watch-hook passes.
+    #[arg(long, default_value_t = 2_000_000)]
+    match_lines: u64,
+    /// Lines of the generated log the hunt store is built from (12M: ~5.2M tuples).
+    #[arg(long, default_value_t = 12_000_000)]
+    hunt_lines: u64,
+    /// The hunt store is rebuilt when it holds fewer tuples.
+    #[arg(long, default_value_t = 5_000_000)]
+    min_tuples: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Leave out the ingest comparison.
+    #[arg(long)]
+    skip_ingest: bool,
+    /// Leave out the hunts.
+    #[arg(long)]
+    skip_hunt: bool,
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +262,30 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => serve::main(&args),
+        Command::Intel(args) => {
+            let bin = match args.bin {
+                Some(b) => b,
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("no directory for this program")?
+                    .join("dnsrecall"),
+            };
+            let cfg = intel::IntelConfig {
+                iocs: args.iocs.max(1),
+                hunt_iocs: args.hunt_iocs.clamp(1, args.iocs.max(1)),
+                lines: args.lines.max(1),
+                match_lines: args.match_lines.max(1),
+                hunt_lines: args.hunt_lines.max(args.lines),
+                min_tuples: args.min_tuples,
+                seed: args.seed,
+                skip_ingest: args.skip_ingest,
+                skip_hunt: args.skip_hunt,
+                ..intel::IntelConfig::new(scenarios::work_dir(args.dir), bin)
+            };
+            let figures = intel::run(&cfg)?;
+            intel::print_intel(&figures);
+            Ok(())
+        }
         Command::Ingest(args) => cmd_ingest(&args).map(|_| ()),
         Command::Query(args) => {
             let dir = scenarios::work_dir(args.dir.clone()).join("store");

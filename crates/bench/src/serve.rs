@@ -59,6 +59,10 @@ pub struct ServeConfig {
     pub samples: usize,
     /// Rows asked for per request (the first page).
     pub page: u64,
+    /// Requests per second over all connections (open loop: latency counts from when a
+    /// request was due); 0: each connection sends its next request as soon as it has
+    /// its answer (closed loop, the server's saturation).
+    pub rate: u64,
 }
 
 impl ServeConfig {
@@ -75,6 +79,7 @@ impl ServeConfig {
             duration: Duration::from_secs(120),
             samples: 1000,
             page: 100,
+            rate: 0,
         }
     }
 }
@@ -149,6 +154,12 @@ pub struct ServeFigures {
     pub max: Duration,
     /// Server peak RSS (VmHWM), bytes.
     pub server_peak_rss: Option<u64>,
+    /// Its resident memory at the end of the load: anonymous (heap) and file-backed (the
+    /// store's memory-mapped pages), bytes.
+    pub server_rss_anon: Option<u64>,
+    pub server_rss_file: Option<u64>,
+    /// The asked request rate (0: closed loop).
+    pub rate: u64,
     /// Lines the generator wrote, and in how long.
     pub ingest_written: u64,
     pub ingest_written_rate: f64,
@@ -311,13 +322,18 @@ fn sample(run: &Path, samples: usize, seed: u64) -> Result<[Vec<String>; 3]> {
     let store = SqliteStore::open_dir(run)?;
     let mut rng = Rng(seed);
     let names = sample_names(&store, &mut rng, samples)?;
-    let parents: Vec<String> = names
+    // `*.PARENT` for names below a registered-domain-like parent (it holds the name, so
+    // the answer is not empty); `*.NAME` only when no sampled name has such a parent.
+    let mut parents: Vec<String> = names
         .iter()
-        .map(|n| match n.split_once('.') {
-            Some((_, parent)) if parent.contains('.') => format!("*.{parent}"),
-            _ => format!("*.{n}"),
+        .filter_map(|n| {
+            let (_, parent) = n.split_once('.')?;
+            parent.contains('.').then(|| format!("*.{parent}"))
         })
         .collect();
+    if parents.is_empty() {
+        parents = names.iter().map(|n| format!("*.{n}")).collect();
+    }
     let addrs = sample_addresses(&store, &mut rng, samples)?;
     Ok([names, parents, addrs])
 }
@@ -434,6 +450,9 @@ struct Load {
     page: u64,
     patterns: Arc<[Vec<String>; 3]>,
     requests: u64,
+    /// Open loop: request i is due at `start + i / rate`.
+    rate: u64,
+    start: Instant,
     deadline: Instant,
     next: AtomicU64,
     errors: std::sync::Mutex<Vec<String>>,
@@ -456,7 +475,16 @@ async fn worker(load: Arc<Load>, client: reqwest::Client) -> Vec<Sample> {
         let (flavour, kind) = cell_of(cell);
         let pats = &load.patterns[cell % 3];
         let pattern = &pats[((i / CELLS as u64) % pats.len().max(1) as u64) as usize];
-        let started = Instant::now();
+        let started = if load.rate > 0 {
+            let due = load.start + Duration::from_secs_f64(i as f64 / load.rate as f64);
+            if due >= load.deadline {
+                return out;
+            }
+            tokio::time::sleep_until(due.into()).await;
+            due
+        } else {
+            Instant::now()
+        };
         let req = request(
             &client, &load.base, &load.key, flavour, kind, pattern, load.page,
         );
@@ -533,10 +561,12 @@ fn start_server(bin: &Path, run: &Path) -> Result<(Reaped, String)> {
     }
 }
 
-/// Peak resident memory of a process (Linux `VmHWM`), bytes.
-fn vm_hwm(pid: u32) -> Option<u64> {
+/// A memory figure of a process from `/proc/PID/status` (`VmHWM`, `RssAnon`, ...), bytes.
+fn proc_status(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status
+        .lines()
+        .find(|l| l.split(':').next() == Some(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -618,8 +648,10 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
         .timeout(Duration::from_secs(30))
         .build()?;
     let patterns = Arc::new(patterns);
-    let make_load = |requests: u64, deadline: Instant| {
+    let make_load = |requests: u64, rate: u64, deadline: Instant| {
         Arc::new(Load {
+            rate,
+            start: Instant::now(),
             base: url.clone(),
             key: key.clone(),
             page: cfg.page,
@@ -634,6 +666,7 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
     // Warm-up (not measured): 200 requests of each kind and flavour.
     let warm = make_load(
         (CELLS as u64 * 200).min(cfg.requests),
+        0,
         Instant::now() + Duration::from_secs(60),
     );
     rt.block_on(async {
@@ -646,13 +679,18 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
     });
 
     eprintln!(
-        "load: {} connections, up to {} requests or {} s ...",
+        "load: {} connections, {}, up to {} requests or {} s ...",
         cfg.concurrency,
+        if cfg.rate > 0 {
+            format!("{} requests/s", cfg.rate)
+        } else {
+            "as fast as answers come".to_owned()
+        },
         cfg.requests,
         cfg.duration.as_secs()
     );
     let started = Instant::now();
-    let load = make_load(cfg.requests, started + cfg.duration);
+    let load = make_load(cfg.requests, cfg.rate, started + cfg.duration);
     let samples: Vec<Sample> = rt.block_on(async {
         let tasks: Vec<_> = (0..cfg.concurrency)
             .map(|_| tokio::spawn(worker(Arc::clone(&load), client.clone())))
@@ -666,7 +704,9 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
         all
     });
     let seconds = started.elapsed().as_secs_f64();
-    let server_peak_rss = vm_hwm(server_pid);
+    let server_peak_rss = proc_status(server_pid, "VmHWM");
+    let server_rss_anon = proc_status(server_pid, "RssAnon");
+    let server_rss_file = proc_status(server_pid, "RssFile");
 
     // Stop the ingest (it writes its statistics on SIGINT), then the server.
     stop.store(true, Ordering::Relaxed);
@@ -700,6 +740,9 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
             concurrency: cfg.concurrency,
             seconds,
             server_peak_rss,
+            server_rss_anon,
+            server_rss_file,
+            rate: cfg.rate,
             ingest_written: total_written,
             ingest_written_rate: total_written as f64 / gen_seconds.max(1e-9),
             ingest_target_rate: cfg.ingest_rate,
@@ -715,6 +758,9 @@ struct SummaryContext {
     concurrency: usize,
     seconds: f64,
     server_peak_rss: Option<u64>,
+    server_rss_anon: Option<u64>,
+    server_rss_file: Option<u64>,
+    rate: u64,
     ingest_written: u64,
     ingest_written_rate: f64,
     ingest_target_rate: u64,
@@ -768,6 +814,9 @@ fn summarize(samples: &[Sample], ctx: SummaryContext) -> ServeFigures {
         p99: percentile(&all, 0.99),
         max: all.last().copied().unwrap_or_default(),
         server_peak_rss: ctx.server_peak_rss,
+        server_rss_anon: ctx.server_rss_anon,
+        server_rss_file: ctx.server_rss_file,
+        rate: ctx.rate,
         ingest_written: ctx.ingest_written,
         ingest_written_rate: ctx.ingest_written_rate,
         ingest_target_rate: ctx.ingest_target_rate,
@@ -783,9 +832,17 @@ fn ms(d: Duration) -> f64 {
 
 pub fn print_serve(f: &ServeFigures) {
     println!(
-        "serve: {} tuples at start, {} connections, {} requests in {:.1} s = {:.0} requests/s, {} errors",
+        "serve: {} tuples at start, {} connections{}, {} requests in {:.1} s = {:.0} requests/s, {} errors",
         f.tuples_at_start,
         f.concurrency,
+        if f.rate > 0 {
+            format!(
+                " paced at {} requests/s (latency from when each was due)",
+                f.rate
+            )
+        } else {
+            " (closed loop)".to_owned()
+        },
         f.requests,
         f.seconds,
         f.requests as f64 / f.seconds.max(1e-9),
@@ -825,12 +882,16 @@ pub fn print_serve(f: &ServeFigures) {
             c.empty
         );
     }
+    let mb = |b: Option<u64>| {
+        b.map_or("unknown".to_owned(), |b| {
+            format!("{:.0} MB", b as f64 / 1e6)
+        })
+    };
     println!(
-        "  server peak RSS (VmHWM): {}",
-        f.server_peak_rss.map_or("unknown".to_owned(), |b| format!(
-            "{:.0} MB",
-            b as f64 / 1e6
-        ))
+        "  server peak RSS (VmHWM): {}; at the end: {} anonymous (heap), {} file-backed (mapped store pages)",
+        mb(f.server_peak_rss),
+        mb(f.server_rss_anon),
+        mb(f.server_rss_file)
     );
     if f.ingest_target_rate > 0 {
         println!(
@@ -862,7 +923,10 @@ pub fn print_serve(f: &ServeFigures) {
                "seconds": f.seconds, "requests": f.requests, "errors": f.errors,
                "requests_per_second": f.requests as f64 / f.seconds.max(1e-9),
                "p50_ms": ms(f.p50), "p99_ms": ms(f.p99), "max_ms": ms(f.max),
+               "rate": f.rate,
                "server_peak_rss_bytes": f.server_peak_rss,
+               "server_rss_anon_bytes": f.server_rss_anon,
+               "server_rss_file_bytes": f.server_rss_file,
                "ingest_target_lines_per_second": f.ingest_target_rate,
                "ingest_written_lines": f.ingest_written,
                "ingest_written_lines_per_second": f.ingest_written_rate,
@@ -904,6 +968,10 @@ pub struct ServeArgs {
     /// Patterns sampled per query kind.
     #[arg(long, default_value_t = 1000)]
     pub samples: usize,
+    /// Requests per second over all connections (open loop; latency counts from when
+    /// each request was due). 0: as fast as answers come (closed loop).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
 }
 
 /// `dnsrecall-bench serve`: runs the scenario and prints its figures.
@@ -925,6 +993,7 @@ pub fn main(args: &ServeArgs) -> Result<()> {
     cfg.requests = args.requests;
     cfg.duration = Duration::from_secs(args.seconds);
     cfg.samples = args.samples;
+    cfg.rate = args.rate;
     let figures = run(&cfg)?;
     print_serve(&figures);
     Ok(())

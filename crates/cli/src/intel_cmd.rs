@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use dnsrecall_intel::alerts::{self, Router, SinkConfig};
 use dnsrecall_intel::feeds::{FeedConfig, FeedError, Filters, Intel, LoadReport, Role};
 use dnsrecall_intel::hunt::{Hit, HuntOptions};
-use dnsrecall_intel::matcher::{Matchers, Via};
+use dnsrecall_intel::matcher::Matchers;
 use dnsrecall_query::{TimeFormat, parse_duration};
 use serde_json::json;
 
@@ -334,16 +334,6 @@ impl HuntArgs {
     }
 }
 
-fn via_name(v: Via) -> &'static str {
-    match v {
-        Via::QueryName => "query",
-        Via::RdataName => "answer name",
-        Via::Address => "address",
-        Via::NsName => "ns name",
-        Via::NsAddress => "ns address",
-    }
-}
-
 fn since(s: Option<&str>, what: &str) -> Result<Option<i64>> {
     let now = chrono::Utc::now().timestamp();
     s.map(|v| dnsrecall_query::parse_time(v, now).map_err(|e| usage(format!("--{what}: {e}"))))
@@ -395,27 +385,6 @@ pub fn run_hunt(cli: &Cli, config: &Config, args: &HuntArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn hit_json(m: &Matchers, h: &Hit, tf: &TimeFormat) -> serde_json::Value {
-    let e = m.watch.entry(h.ioc);
-    json!({
-        "client": h.client.map(|c| c.to_string()),
-        "query": h.query.as_str(),
-        "qtype": h.qtype.to_string(),
-        "answer": h.answer,
-        "time_first": h.time_first,
-        "time_last": h.time_last,
-        "first_seen": tf.format(h.time_first),
-        "last_seen": tf.format(h.time_last),
-        "count": h.count,
-        "ioc": e.ioc.meta.original,
-        "via": via_name(h.via),
-        "feed": &*e.feed,
-        "event": e.ioc.meta.event,
-        "event_info": e.ioc.meta.event_info,
-        "category": e.ioc.meta.category,
-    })
-}
-
 fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -440,7 +409,7 @@ fn print_hits(m: &Matchers, hits: &[Hit], format: &str, tf: &TimeFormat) -> Resu
         "category",
     ];
     let cells = |h: &Hit| -> Vec<String> {
-        let v = hit_json(m, h, tf);
+        let v = dnsrecall_intel::hunt::hit_json(m, h, tf);
         COLS.iter()
             .map(|c| match &v[*c] {
                 serde_json::Value::Null => "-".to_owned(),
@@ -452,7 +421,10 @@ fn print_hits(m: &Matchers, hits: &[Hit], format: &str, tf: &TimeFormat) -> Resu
     let text = match format {
         "json" => {
             serde_json::to_string_pretty(
-                &hits.iter().map(|h| hit_json(m, h, tf)).collect::<Vec<_>>(),
+                &hits
+                    .iter()
+                    .map(|h| dnsrecall_intel::hunt::hit_json(m, h, tf))
+                    .collect::<Vec<_>>(),
             )? + "\n"
         }
         "csv" => {

@@ -382,6 +382,13 @@ async fn search_pivot_and_clients_in_chromium() {
         .collect();
     std::fs::write(&hostile, lines.join("\n") + "\n").unwrap();
     run_ok(data, &["ingest", hostile.to_str().unwrap()]);
+    // A watched feed, for the intel page.
+    let feed = dir.path().join("feed.txt");
+    std::fs::write(&feed, "sans.org\n").unwrap();
+    run_ok(
+        data,
+        &["intel", "add", "sans-watch", feed.to_str().unwrap()],
+    );
 
     let (_server, base) = start_server(data, true);
     let (_driver, driver_url) = start_chromedriver();
@@ -540,6 +547,53 @@ async fn search_pivot_and_clients_in_chromium() {
     assert!(
         tuples >= 1000 && text.contains(&shown),
         "no {shown} tuples in: {text}"
+    );
+
+    // 8b. The intel page: the retro-hunt hits of the feed, as `dnsrecall hunt` lists them.
+    c.goto(&format!("{base}/#view=intel&since=all"))
+        .await
+        .unwrap();
+    wait_view(&c, "intel", "").await;
+    let shown_hits = c
+        .execute(
+            "return [...document.querySelectorAll('#intel tbody tr')].map((tr) =>
+               [...tr.querySelectorAll('td')].slice(0, 4).map((td) => td.textContent).join('|'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let shown_hits: BTreeSet<String> = shown_hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let hunted: Value =
+        serde_json::from_str(&run_ok(data, &["hunt", "--since", "0", "--format", "json"])).unwrap();
+    let hunted: BTreeSet<String> = hunted
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            format!(
+                "{}|{}|{}|{}",
+                s(&h["client"]),
+                s(&h["query"]),
+                s(&h["qtype"]),
+                s(&h["answer"])
+            )
+        })
+        .collect();
+    assert!(!hunted.is_empty());
+    assert_eq!(shown_hits, hunted);
+    assert!(
+        !c.find(Locator::Css("#nav-intel"))
+            .await
+            .unwrap()
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_some()
     );
 
     // 9. Hostile data stays text: no element made from it, no script run, the override shown.

@@ -379,9 +379,7 @@ impl Watch for Watcher {
         r.counters
             .matched
             .fetch_add(self.hits.len() as u64, Ordering::Relaxed);
-        self.ids.clear();
-        m.suppress.match_name(name.as_str(), &mut self.ids);
-        if !self.ids.is_empty() {
+        if m.quiet(name.as_str()) {
             r.counters.suppressed.fetch_add(1, Ordering::Relaxed);
             return true;
         }

@@ -14,7 +14,7 @@ pub fn detect(head: &str, name_hint: Option<&str>) -> Option<FeedFormat> {
     while !head.is_char_boundary(end) {
         end -= 1;
     }
-    let head = head[..end].trim_start_matches('\u{feff}').trim_start();
+    let head = head[..end].trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     let hint = name_hint.map(|n| {
         let n = n.to_ascii_lowercase();
         let n = n.split(['?', '#']).next().unwrap_or_default().to_owned();
@@ -121,7 +121,7 @@ fn looks_like_rpz(head: &str) -> bool {
             return true;
         }
         let tokens: Vec<&str> = upper.split_whitespace().collect();
-        tokens.iter().any(|t| *t == "SOA")
+        tokens.contains(&"SOA")
             || tokens.windows(2).any(|w| {
                 w[0] == "CNAME" && (w[1] == "." || w[1] == "*." || w[1].starts_with("RPZ-"))
             })

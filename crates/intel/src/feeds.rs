@@ -382,7 +382,13 @@ impl Intel {
             let name = &f.config.name;
             match f.config.role {
                 Role::Watch if names.is_empty() || names.contains(name) => {
-                    m.watch.add_feed(name, self.iocs(name)?);
+                    // RPZ passthru rules are allow-list entries: they exempt, not match.
+                    let (allow, watch): (Vec<Ioc>, Vec<Ioc>) = self
+                        .iocs(name)?
+                        .into_iter()
+                        .partition(|i| i.meta.action.as_deref() == Some("PASSTHRU"));
+                    m.watch.add_feed(name, watch);
+                    m.allow.add_feed(name, allow);
                     m.watched.push(name.clone());
                 }
                 Role::Watch => {}

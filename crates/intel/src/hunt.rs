@@ -92,9 +92,7 @@ pub fn hunt(
         if hits.is_empty() {
             return;
         }
-        let mut noise = Vec::new();
-        m.suppress.match_name(row.rrname.as_str(), &mut noise);
-        if !noise.is_empty() {
+        if m.quiet(row.rrname.as_str()) {
             stats.suppressed += 1;
             return;
         }
@@ -230,4 +228,39 @@ pub fn hunt(
         }
     }
     Ok(stats)
+}
+
+/// How a hit matched, in words.
+#[must_use]
+pub fn via_name(v: Via) -> &'static str {
+    match v {
+        Via::QueryName => "query",
+        Via::RdataName => "answer name",
+        Via::Address => "address",
+        Via::NsName => "ns name",
+        Via::NsAddress => "ns address",
+    }
+}
+
+/// A hit as JSON (`hunt --format json`, the API): the sighting and the indicator.
+#[must_use]
+pub fn hit_json(m: &Matchers, h: &Hit, tf: &dnsrecall_query::TimeFormat) -> serde_json::Value {
+    let e = m.watch.entry(h.ioc);
+    serde_json::json!({
+        "client": h.client.map(|c| c.to_string()),
+        "query": h.query.as_str(),
+        "qtype": h.qtype.to_string(),
+        "answer": h.answer,
+        "time_first": h.time_first,
+        "time_last": h.time_last,
+        "first_seen": tf.format(h.time_first),
+        "last_seen": tf.format(h.time_last),
+        "count": h.count,
+        "ioc": e.ioc.meta.original,
+        "via": via_name(h.via),
+        "feed": &*e.feed,
+        "event": e.ioc.meta.event,
+        "event_info": e.ioc.meta.event_info,
+        "category": e.ioc.meta.category,
+    })
 }

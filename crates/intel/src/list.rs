@@ -159,7 +159,7 @@ pub fn classify_value(value: &str) -> Result<Target, String> {
     if let Some(addresses) = parse_addresses(value) {
         return addresses.map(|(lo, hi)| Target::Addresses { lo, hi });
     }
-    if value.contains("://") {
+    if value.contains("://") || value.contains('/') {
         return match url_host(value) {
             Some(host) => host_target(host),
             None => Err(format!("{value:?}: URL without a host")),
@@ -331,6 +331,10 @@ pub(crate) fn domain_name_allow_single(value: &str) -> Result<Name, String> {
     {
         return Err(format!("{value:?}: not a domain name (character)"));
     }
+    let tld = name.as_str().rsplit('.').next().unwrap_or_default();
+    if tld.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{value:?}: not a domain name (numeric top label)"));
+    }
     Ok(name)
 }
 
@@ -389,7 +393,9 @@ mod tests {
             "10.0.0.9-10.0.0.1",
             "10.0.0.1-2001:db8::1",
             "e48fe20eb1f5a5887f2ac631fed9ed63",
-            "evil/example.com",
+            "evil/example.com/",
+            "107.183.86",
+            "host.123",
             "http:///path",
             "a..b",
             "*.",

@@ -41,14 +41,25 @@ pub struct Entry {
     pub ioc: Ioc,
 }
 
+/// Which names under an indicator's name match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// The name only.
+    Exact,
+    /// The name and its subdomains.
+    Tree,
+    /// Its subdomains only (RPZ `*.x` triggers).
+    Below,
+}
+
 #[derive(Debug, Default)]
 struct NameIndex {
-    map: FxHashMap<Box<str>, Vec<(IocId, bool)>>,
+    map: FxHashMap<Box<str>, Vec<(IocId, Reach)>>,
 }
 
 impl NameIndex {
-    fn insert(&mut self, name: &str, id: IocId, exact: bool) {
-        self.map.entry(name.into()).or_default().push((id, exact));
+    fn insert(&mut self, name: &str, id: IocId, reach: Reach) {
+        self.map.entry(name.into()).or_default().push((id, reach));
     }
 
     fn lookup(&self, name: &str, out: &mut Vec<IocId>) {
@@ -61,7 +72,11 @@ impl NameIndex {
             if let Some(ids) = self.map.get(suffix) {
                 out.extend(
                     ids.iter()
-                        .filter(|(_, exact)| whole || !exact)
+                        .filter(|(_, reach)| match reach {
+                            Reach::Exact => whole,
+                            Reach::Tree => true,
+                            Reach::Below => !whole,
+                        })
                         .map(|(id, _)| *id),
                 );
             }
@@ -215,9 +230,24 @@ impl Matcher {
                 tracing::warn!("more than 4 billion indicators: the rest are left out");
                 return;
             };
+            // RPZ wildcard triggers (`*.x`, parsed as not exact) reach below x only.
+            let rpz = ioc
+                .meta
+                .source_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with("rpz-"));
+            let reach = |exact: bool| match (exact, rpz) {
+                (true, _) => Reach::Exact,
+                (false, true) => Reach::Below,
+                (false, false) => Reach::Tree,
+            };
             match &ioc.target {
-                Target::Domain { name, exact } => self.domains.insert(name.as_str(), id, *exact),
-                Target::NsName { name, exact } => self.ns_names.insert(name.as_str(), id, *exact),
+                Target::Domain { name, exact } => {
+                    self.domains.insert(name.as_str(), id, reach(*exact));
+                }
+                Target::NsName { name, exact } => {
+                    self.ns_names.insert(name.as_str(), id, reach(*exact));
+                }
                 Target::Addresses { lo, hi } => self.addrs.insert(*lo, *hi, id),
                 Target::NsAddresses { lo, hi } => self.ns_addrs.insert(*lo, *hi, id),
             }
@@ -311,8 +341,22 @@ impl Matcher {
 pub struct Matchers {
     pub watch: Matcher,
     pub watched: Vec<String>,
+    /// Noise: suppression and exclusion feeds (left out of hunts, alerts and reports).
     pub suppress: Matcher,
+    /// Exemptions of watched feeds (RPZ passthru rules): left out of hunts and alerts.
+    pub allow: Matcher,
     pub exclude: Matcher,
+}
+
+impl Matchers {
+    /// Whether hits on this name are kept out of hunts and alerts.
+    #[must_use]
+    pub fn quiet(&self, name: &str) -> bool {
+        let mut ids = Vec::new();
+        self.suppress.match_name(name, &mut ids);
+        self.allow.match_name(name, &mut ids);
+        !ids.is_empty()
+    }
 }
 
 #[cfg(test)]

@@ -190,10 +190,12 @@ fn one_event(event: &Value, prefix: &str, out: &mut Parsed) {
     }
     if let Some(objects) = event.get("Object").and_then(Value::as_array) {
         for (o, object) in objects.iter().enumerate() {
-            if object.get("deleted").is_some_and(truthy) {
-                continue;
-            }
+            let deleted = object.get("deleted").is_some_and(truthy);
             if let Some(list) = object.get("Attribute").and_then(Value::as_array) {
+                if deleted {
+                    out.ignored += list.len() as u64;
+                    continue;
+                }
                 for (i, attr) in list.iter().enumerate() {
                     let place = format!("{prefix}Object[{o}].Attribute[{i}]");
                     attribute(attr, &ctx, &place, out);
@@ -381,7 +383,7 @@ pub fn parse_csv(text: &str) -> Result<Parsed, FormatError> {
             event_info: get(info_col).map(str::to_owned),
             category: get(category_col).map(str::to_owned),
             source_type: Some(kind.to_owned()),
-            to_ids: get(to_ids_col).is_some_and(|s| truthy_str(s)),
+            to_ids: get(to_ids_col).is_some_and(truthy_str),
             tags: get(tag_col)
                 .map(|t| {
                     t.split(',')

@@ -519,7 +519,7 @@ $ORIGIN rpz.example.\n\
 @ IN SOA ns.rpz.example. admin.rpz.example. (\n\
         2024010101 ; serial\n\
         3600 600 86400 60 )\n\
-  IN NS ns.rpz.example.\n\
+\x20 IN NS ns.rpz.example.\n\
 bad.example CNAME .\n\
 *.bad.example CNAME .\n\
 nodata.example 60 IN CNAME *.\n\
@@ -529,7 +529,7 @@ tcp.example CNAME rpz-tcp-only.\n\
 garden.example CNAME walled.garden.example.\n\
 old-pass.example CNAME old-pass.example.\n\
 local.example A 192.0.2.1\n\
-  AAAA 2001:db8::1 ; same owner, same indicator\n\
+\x20 AAAA 2001:db8::1 ; same owner, same indicator\n\
 abs.example.rpz.example. CNAME .\n\
 32.1.0.0.10.rpz-ip CNAME .\n\
 24.0.2.0.192.rpz-ip CNAME rpz-drop.\n\
@@ -547,7 +547,7 @@ bad..example CNAME .\n\
 broken.example CNAME\n\
 $INCLUDE other.rpz\n\
 paren.example ( CNAME\n\
-  . )\n\
+\x20 . )\n\
 unclosed.example TXT ( \"x\"\n";
 
     #[test]

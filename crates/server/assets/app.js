@@ -787,38 +787,79 @@
     return table;
   }
 
-  // ---------- intel hits (placeholder until the intel issue lands) ----------
+  // ---------- intel hits ----------
 
-  // INTEL HITS PAGE: the intel issue adds GET /api/v1/intel. Until then the nav entry stays
-  // hidden and this view only shows what the endpoint answers, as a generic table.
+  // The intel page: retro-hunt hits of the watched feeds within a window (who resolved
+  // what, matching which indicator), the feeds, and the newest live alerts.
+  const INTEL_WINDOWS = ['1d', '7d', '30d', '90d', '365d', 'all'];
+  const HIT_COLUMNS = [
+    ['client', 'Client'], ['query', 'Name'], ['qtype', 'Type'], ['answer', 'Answer'],
+    ['first_seen', 'First seen'], ['last_seen', 'Last seen'], ['count', 'Count'],
+    ['ioc', 'Indicator'], ['via', 'Matched by'], ['feed', 'Feed'], ['event', 'Event'],
+    ['category', 'Category'],
+  ];
+
+  function intelCell(key, r) {
+    const x = r[key];
+    if (x === null || x === undefined) return el('td', null, '\u2013');
+    if (key === 'client') return el('td', null, link(visible(x), pivotHash('clients', { q: x })));
+    if (key === 'query' || key === 'answer') {
+      return el('td', null, link(shown(x), pivotHash('search', { q: x })));
+    }
+    if (key === 'count') return el('td', { class: 'num' }, Number(x).toLocaleString('en'));
+    if (key === 'event' && r.event_info) return el('td', { title: visible(r.event_info) }, shown(x));
+    return el('td', null, shown(x));
+  }
+
   async function renderIntel(st, seq) {
     const ctl = new AbortController();
     inflight = ctl;
-    setStatus('busy', 'Loading intel hits\u2026');
-    const data = await api(`${API}/intel`, ctl.signal);
-    if (seq !== renderSeq) return;
-    setStatus('ok', 'Intel hits');
-    const rows = data && Array.isArray(data.rows) ? data.rows : null;
-    if (!rows) {
-      view.replaceChildren(el('h1', { class: 'title' }, 'Intel hits'), statsNode(data, 0, ''));
-      return;
-    }
-    const keys = [...new Set(rows.flatMap((r) => Object.keys(r || {})))].slice(0, 12);
-    const table = el('table', { class: 'results', id: 'intel' },
-      el('thead', null, el('tr', null, ...keys.map((k) => el('th', { scope: 'col' }, visible(k))))));
+    const since = INTEL_WINDOWS.includes(st.since) ? st.since : '30d';
+    setStatus('busy', 'Hunting\u2026');
+    const data = await api(`${API}/intel?since=${since === 'all' ? '0' : encodeURIComponent(since)}`, ctl.signal);
+    if (seq !== renderSeq || !data) return;
+    const rows = Array.isArray(data.rows) ? data.rows : [];
+    setStatus('ok', `${rows.length} hits${data.truncated ? ' (cut)' : ''} ${since === 'all' ? 'in the whole history' : 'in the last ' + since}`);
+    const windows = el('p', { class: 'windows' }, 'Window: ',
+      ...INTEL_WINDOWS.map((w) => w === since
+        ? el('strong', null, w + ' ')
+        : el('span', null, link(w, hashOf({ view: 'intel', since: w })), ' ')));
+    const hits = el('table', { class: 'results', id: 'intel' },
+      el('thead', null, el('tr', null, ...HIT_COLUMNS.map(([, h]) => el('th', { scope: 'col' }, h)))));
     const body = el('tbody');
-    for (const r of rows) {
-      body.append(el('tr', null, ...keys.map((k) => {
-        const x = r ? r[k] : '';
-        const text = x !== null && typeof x === 'object' ? JSON.stringify(x) : String(x ?? '');
-        if ((k === 'rrname' || k === 'query' || k === 'qname' || k === 'indicator') && typeof x === 'string') {
-          return el('td', null, link(visible(x), pivotHash('search', { q: x })));
-        }
-        return el('td', null, shown(text));
-      })));
+    for (const r of rows) body.append(el('tr', null, ...HIT_COLUMNS.map(([k]) => intelCell(k, r || {}))));
+    hits.append(body);
+    const feeds = el('table', { class: 'results', id: 'feeds' },
+      el('thead', null, el('tr', null, ...['Feed', 'Role', 'Format', 'Indicators', 'Bad', 'Loaded', 'Last error']
+        .map((h) => el('th', { scope: 'col' }, h)))));
+    const fbody = el('tbody');
+    for (const f of data.feeds || []) {
+      fbody.append(el('tr', null,
+        el('td', null, shown(f.name)), el('td', null, shown(f.role || '')), el('td', null, shown(f.format || '')),
+        el('td', { class: 'num' }, Number(f.iocs || 0).toLocaleString('en')),
+        el('td', { class: 'num' }, Number(f.bad || 0).toLocaleString('en')),
+        el('td', null, f.loaded_at ? new Date(f.loaded_at * 1000).toISOString().replace('.000', '') : '\u2013'),
+        el('td', null, shown(f.last_error || ''))));
     }
-    table.append(body);
-    view.replaceChildren(el('h1', { class: 'title' }, 'Intel hits'), el('div', { class: 'table-wrap' }, table));
+    feeds.append(fbody);
+    const alerts = el('table', { class: 'results', id: 'alerts' },
+      el('thead', null, el('tr', null, ...['Seen', 'Client', 'Name', 'Answer', 'Indicator', 'Feed']
+        .map((h) => el('th', { scope: 'col' }, h)))));
+    const abody = el('tbody');
+    for (const a of (data.alerts || []).slice().reverse()) {
+      abody.append(el('tr', null,
+        el('td', null, new Date(a.time * 1000).toISOString().replace('.000', '')),
+        intelCell('client', a), intelCell('query', a), intelCell('answer', a),
+        el('td', null, shown(a.ioc)), el('td', null, shown(a.feed))));
+    }
+    alerts.append(abody);
+    view.replaceChildren(
+      el('h1', { class: 'title' }, 'Intel hits'), windows,
+      rows.length ? el('div', { class: 'table-wrap' }, hits)
+        : el('p', { class: 'empty' }, 'No client resolved anything in the watched feeds in this window.'),
+      el('h2', null, 'Feeds'), el('div', { class: 'table-wrap' }, feeds),
+      el('h2', null, 'Newest live alerts'),
+      (data.alerts || []).length ? el('div', { class: 'table-wrap' }, alerts) : el('p', { class: 'empty' }, 'No alerts in this window.'));
   }
 
   async function probeIntel() {

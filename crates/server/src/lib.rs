@@ -15,6 +15,7 @@ pub mod audit;
 pub mod circl;
 pub mod dnsdb;
 pub mod error;
+pub mod intel;
 pub mod keys;
 pub mod metrics;
 pub mod native;
@@ -246,6 +247,7 @@ pub fn router(state: Shared) -> Router {
         .merge(native::routes())
         .merge(circl::routes())
         .merge(dnsdb::routes())
+        .merge(intel::routes())
         .route("/metrics", get(metrics::handler))
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()

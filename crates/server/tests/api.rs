@@ -681,6 +681,22 @@ async fn metrics_healthz_and_tls() {
 async fn openapi_document_matches_the_server() {
     let dir = tempfile::tempdir().unwrap();
     fill(dir.path());
+    let list = dir.path().join("blocklist.txt");
+    std::fs::write(&list, "zone1.example\n").unwrap();
+    dnsrecall_intel::feeds::Intel::in_dir(dir.path())
+        .add(
+            dnsrecall_intel::feeds::FeedConfig {
+                name: "blocklist".into(),
+                source: list.to_string_lossy().into_owned(),
+                format: None,
+                header: None,
+                refresh: None,
+                filters: Default::default(),
+                role: Default::default(),
+            },
+            0,
+        )
+        .unwrap();
     let s = Server::start(dir.path(), |_| {}).await;
     let (st, _, body) = get(&format!("{}/api/v1/openapi.json", s.base)).await;
     assert_eq!(st, 200);
@@ -704,6 +720,8 @@ async fn openapi_document_matches_the_server() {
         ("desc", "true"),
         ("limit", "10"),
         ("offset", "1"),
+        ("since", "30d"),
+        ("feed", "blocklist"),
     ]);
     for (path, item) in paths {
         let concrete = path
@@ -755,5 +773,48 @@ async fn openapi_document_matches_the_server() {
         let (st, _, _) = get(&format!("{}{undocumented}", s.base)).await;
         assert_eq!(st, 404, "{undocumented}");
     }
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intel_page_lists_hunt_hits_and_feeds() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path());
+    let list = dir.path().join("blocklist.txt");
+    std::fs::write(&list, "host1.zone1.example\n10.1.0.2\n").unwrap();
+    dnsrecall_intel::feeds::Intel::in_dir(dir.path())
+        .add(
+            dnsrecall_intel::feeds::FeedConfig {
+                name: "blocklist".into(),
+                source: list.to_string_lossy().into_owned(),
+                format: None,
+                header: None,
+                refresh: None,
+                filters: Default::default(),
+                role: Default::default(),
+            },
+            0,
+        )
+        .unwrap();
+    let s = Server::start(dir.path(), |_| {}).await;
+    let (st, _, body) = get(&format!("{}/api/v1/intel?since=0", s.base)).await;
+    assert_eq!(st, 200, "{body}");
+    let doc = json(&body);
+    assert_eq!(doc["feeds"][0]["name"], "blocklist");
+    assert_eq!(doc["feeds"][0]["iocs"], 2);
+    let rows = doc["rows"].as_array().unwrap();
+    // host1.zone1.example: 20 clients asked; 10.1.0.2 (host2): no client sightings.
+    let with_client = rows.iter().filter(|r| r["client"].is_string()).count();
+    assert_eq!(with_client, 20, "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r["client"].is_null() && r["answer"] == "10.1.0.2" && r["via"] == "address")
+    );
+    let (st, _, body) = get(&format!("{}/api/v1/intel?since=0&feed=nope", s.base)).await;
+    assert_eq!(st, 400);
+    assert_eq!(json(&body)["parameter"], "feed");
+    let (st, _, body) = get(&format!("{}/api/v1/intel/alerts", s.base)).await;
+    assert_eq!(st, 200);
+    assert_eq!(json(&body)["rows"].as_array().unwrap().len(), 0);
     s.shutdown().await;
 }

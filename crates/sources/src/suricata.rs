@@ -218,6 +218,8 @@ fn question(q: &Obj) -> Result<(Name, RrType), LineError> {
             .ok_or_else(|| LineError::new(Reason::UnknownType, format!("rrtype {t:?}: unknown")))?,
         None => RrType::A,
     };
+    // Suricata writes the root name as "<root>".
+    let rrname = if rrname == "<root>" { "." } else { rrname };
     Ok((fields::name("rrname", rrname)?, rrtype))
 }
 

@@ -564,9 +564,9 @@ pub struct AlertArgs {
     /// POST each alert as JSON to URL (retried with back-off).
     #[arg(long, value_name = "URL", help_heading = "Alerts")]
     pub alert_webhook: Option<String>,
-    /// Send alerts to syslog (/dev/log, facility local0).
-    #[arg(long, help_heading = "Alerts")]
-    pub alert_syslog: bool,
+    /// Send alerts to syslog (facility local0) through this socket [default: /dev/log].
+    #[arg(long, value_name = "SOCKET", num_args = 0..=1, default_missing_value = "/dev/log", help_heading = "Alerts")]
+    pub alert_syslog: Option<PathBuf>,
     /// Print alerts on standard output.
     #[arg(long, help_heading = "Alerts")]
     pub alert_stdout: bool,
@@ -581,7 +581,8 @@ pub struct AlertArgs {
 pub struct AlertConfig {
     pub file: Option<PathBuf>,
     pub webhook: Option<String>,
-    pub syslog: Option<bool>,
+    /// A syslog socket path, or true for /dev/log.
+    pub syslog: Option<toml::Value>,
     pub stdout: Option<bool>,
     pub window: Option<String>,
 }
@@ -614,7 +615,11 @@ pub fn install_live(
     let sinks = SinkConfig {
         file: args.alert_file.clone().or(file.file),
         webhook: args.alert_webhook.clone().or(file.webhook),
-        syslog: args.alert_syslog || file.syslog.unwrap_or(false),
+        syslog: args.alert_syslog.clone().or(match file.syslog {
+            Some(toml::Value::Boolean(true)) => Some(PathBuf::from("/dev/log")),
+            Some(toml::Value::String(p)) => Some(PathBuf::from(p)),
+            _ => None,
+        }),
         stdout: args.alert_stdout || file.stdout.unwrap_or(false),
         window,
     };

@@ -167,6 +167,9 @@ fn list_and_rpz_feeds_hunt_alert_and_report() {
 
     let (url, bodies, requests) = webhook_receiver();
     let alert_file = p("alerts.ndjson");
+    let syslog_path = p("syslog.sock");
+    let syslog = std::os::unix::net::UnixDatagram::bind(&syslog_path).unwrap();
+    syslog.set_nonblocking(true).unwrap();
     let out = run(
         d,
         &[
@@ -176,6 +179,8 @@ fn list_and_rpz_feeds_hunt_alert_and_report() {
             &url,
             "--alert-file",
             alert_file.to_str().unwrap(),
+            "--alert-syslog",
+            syslog_path.to_str().unwrap(),
         ],
     );
     assert!(
@@ -310,6 +315,14 @@ fn list_and_rpz_feeds_hunt_alert_and_report() {
             .collect()
     };
     assert_eq!(set(&delivered), set(&stored));
+    let mut buf = [0u8; 4096];
+    let mut syslogged = 0;
+    while let Ok(n) = syslog.recv(&mut buf) {
+        let msg = String::from_utf8_lossy(&buf[..n]);
+        assert!(msg.starts_with("<132>dnsrecall["), "{msg}");
+        syslogged += 1;
+    }
+    assert_eq!(syslogged, stored.len());
     let listed = run_ok(d, &["alerts", "--format", "json"]);
     assert_eq!(listed.lines().count(), 6);
 

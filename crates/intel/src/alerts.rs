@@ -59,7 +59,8 @@ pub struct Alert {
 pub struct SinkConfig {
     pub file: Option<PathBuf>,
     pub webhook: Option<String>,
-    pub syslog: bool,
+    /// Syslog socket (`/dev/log` when `None`).
+    pub syslog: Option<PathBuf>,
     pub stdout: bool,
     /// One alert per (client, indicator) within this many seconds.
     pub window: i64,
@@ -133,12 +134,15 @@ impl Router {
     ) -> std::io::Result<Arc<Self>> {
         let store = store_path(data_dir);
         let recent = prime(&store, config.window);
-        let syslog = if config.syslog {
-            let s = std::os::unix::net::UnixDatagram::unbound()?;
-            s.connect("/dev/log")?;
-            Some(s)
-        } else {
-            None
+        let syslog = match &config.syslog {
+            Some(path) => {
+                let s = std::os::unix::net::UnixDatagram::unbound()?;
+                s.connect(path).map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("syslog socket {}: {e}", path.display()))
+                })?;
+                Some(s)
+            }
+            None => None,
         };
         let counters = Arc::new(AlertCounters::default());
         let (webhook, thread) = match &config.webhook {

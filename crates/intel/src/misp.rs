@@ -29,8 +29,17 @@ pub const DNS_TYPES: &[&str] = &[
 /// Longest manifest key taken as an event uuid (also a file name: `UUID.json`).
 const MAX_UUID_LEN: usize = 64;
 
+/// Event context is copied into every indicator of the event, so it is bounded: a hostile
+/// event with huge tags or title and many attributes must not multiply memory. Real events
+/// stay far below (the PyMISP OSINT events: at most 18 tags, 618 bytes, 88-byte titles).
+pub const MAX_EVENT_TAGS: usize = 64;
+/// See [`MAX_EVENT_TAGS`]: the total bytes of the event tags copied to each indicator.
+pub const MAX_EVENT_TAG_BYTES: usize = 4096;
+/// See [`MAX_EVENT_TAGS`]: the event title is cut to this many bytes in indicators.
+pub const MAX_EVENT_INFO_BYTES: usize = 1024;
+
 /// One event of a MISP feed's `manifest.json`; its attributes are in `UUID.json`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FeedEvent {
     /// The event uuid: hex digits and hyphens only, so `{uuid}.json` is a safe file name.
     pub uuid: String,
@@ -118,13 +127,35 @@ fn attribute_event_context(attr: &Value) -> Option<EventContext> {
         .or_else(|| event.and_then(|e| e.get("id")).and_then(text_of))
         .or_else(|| event.and_then(|e| e.get("uuid")).and_then(text_of))
         .or_else(|| attr.get("event_uuid").and_then(text_of));
-    let info = event.and_then(|e| e.get("info")).and_then(text_of);
-    (id.is_some() || info.is_some()).then(|| EventContext {
+    let info = event
+        .and_then(|e| e.get("info"))
+        .and_then(text_of)
+        .map(|i| truncate(&i, MAX_EVENT_INFO_BYTES).to_owned());
+    let (tags, _) = event.map(bounded_event_tags).unwrap_or_default();
+    let timestamp = event.and_then(|e| e.get("timestamp")).and_then(epoch_of);
+    (id.is_some() || info.is_some() || !tags.is_empty()).then(|| EventContext {
         event: id,
         info,
-        tags: Vec::new(),
-        timestamp: None,
+        tags,
+        timestamp,
     })
+}
+
+/// An event's tags within [`MAX_EVENT_TAGS`] and [`MAX_EVENT_TAG_BYTES`], and how many
+/// were left out.
+fn bounded_event_tags(event: &Value) -> (Vec<String>, usize) {
+    let all = tag_names(event);
+    let mut bytes = 0;
+    let mut kept = Vec::new();
+    for tag in &all {
+        if kept.len() == MAX_EVENT_TAGS || bytes + tag.len() > MAX_EVENT_TAG_BYTES {
+            break;
+        }
+        bytes += tag.len();
+        kept.push(tag.clone());
+    }
+    let left_out = all.len() - kept.len();
+    (kept, left_out)
 }
 
 /// Parses MISP event JSON: `{"Event":{...}}`, an array of those (`/events/restSearch`),
@@ -174,13 +205,26 @@ fn unwrap(v: &Value) -> Option<&Value> {
 }
 
 fn one_event(event: &Value, prefix: &str, out: &mut Parsed) {
+    let (tags, left_out) = bounded_event_tags(event);
+    if left_out > 0 {
+        out.bad.push(BadEntry {
+            place: format!("{prefix}Tag"),
+            reason: format!(
+                "{left_out} event tags beyond {MAX_EVENT_TAGS} tags or {MAX_EVENT_TAG_BYTES} \
+                 bytes are not copied to the indicators"
+            ),
+        });
+    }
     let ctx = EventContext {
         event: event
             .get("id")
             .and_then(text_of)
             .or_else(|| event.get("uuid").and_then(text_of)),
-        info: event.get("info").and_then(text_of),
-        tags: tag_names(event),
+        info: event
+            .get("info")
+            .and_then(text_of)
+            .map(|i| truncate(&i, MAX_EVENT_INFO_BYTES).to_owned()),
+        tags,
         timestamp: event.get("timestamp").and_then(epoch_of),
     };
     if let Some(list) = event.get("Attribute").and_then(Value::as_array) {
@@ -439,7 +483,7 @@ pub fn parse_manifest(text: &str) -> Result<Vec<FeedEvent>, FormatError> {
             ));
         }
         events.push(FeedEvent {
-            uuid: uuid.to_ascii_lowercase(),
+            uuid: uuid.clone(),
             info: entry.get("info").and_then(text_of),
             date: entry.get("date").and_then(text_of),
             timestamp: entry.get("timestamp").and_then(epoch_of),

@@ -203,10 +203,8 @@ impl State {
             return;
         }
         let tokens = record.tokens;
-        if let Some(first) = tokens
-            .first()
-            .filter(|t| !record.blank_owner && t.starts_with('$'))
-        {
+        // Directives belong in the first column; an indented one is still taken as one.
+        if let Some(first) = tokens.first().filter(|t| t.starts_with('$')) {
             let directive = first.to_ascii_uppercase();
             match directive.as_str() {
                 "$ORIGIN" => match tokens.get(1).map(|t| self.complete(t)) {

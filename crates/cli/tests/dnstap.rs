@@ -5,9 +5,11 @@
 //! negative answers and client sightings are checked through `dnsrecall query/clients`.
 //!
 //! * `unbound_dnstap_to_the_store`, `bind9_dnstap_to_the_store`: the two resolvers.
-//! * `dnstap_file_replayed`: unbound's stream captured to a file by Debian's `dnstap` tool
-//!   (`dnstap -u SOCKET -w FILE`), then read with `dnsrecall dnstap -r FILE` and replayed
-//!   into `dnsrecall dnstap --listen` with `fstrm_replay`: both stores hold the same tuples.
+//! * `dnstap_file_replayed`: unbound's stream captured to a file by `fstrm_capture`, then
+//!   read with `dnsrecall dnstap -r FILE` and replayed into `dnsrecall dnstap --listen
+//!   unix:... --listen tcp:127.0.0.1:0` with Debian's `dnstap` tool (`-U` unix socket, `-T`
+//!   TCP) and `fstrm_replay`: both stores hold the same tuples, the replayed one counted
+//!   three times.
 //! * `path_equivalence_sniff_and_dnstap`: the same queries captured on `lo` by
 //!   `dnsrecall sniff -i lo` and received as dnstap at the same time give the same
 //!   `(rrname, rrtype, rdata)` set.
@@ -563,16 +565,37 @@ fn dnstap_file_replayed() {
     assert!(!log.contains("anomaly."), "{log}");
     check_store(&from_file, "unbound-test");
 
-    // Replay it into a listening dnsrecall with Debian's dnstap tool and with
-    // fstrm_replay (both bidirectional senders).
+    // Replay it into a listening dnsrecall with Debian's dnstap tool (over the unix socket
+    // and over TCP) and with fstrm_replay (all bidirectional senders).
     let sock = dir.path().join("replay.sock");
     let replayed = dir.path().join("replayed");
     let mut rec = start_dnsrecall(
         dir.path(),
         "dnsrecall-replay",
         &replayed,
-        &["--listen", &format!("unix:{}", sock.display())],
+        &[
+            "--listen",
+            &format!("unix:{}", sock.display()),
+            "--listen",
+            "tcp:127.0.0.1:0",
+        ],
     );
+    // The TCP port taken, as dnsrecall says it.
+    let tcp = rec
+        .log()
+        .split("tcp:")
+        .nth(1)
+        .and_then(|rest| rest.split([';', ',', ' ']).next())
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no TCP address in:\n{}", rec.log()));
+    let out = Command::new(tool("dnstap"))
+        .arg("-r")
+        .arg(&file)
+        .arg("-T")
+        .arg(&tcp)
+        .output()
+        .unwrap_or_else(|e| panic!("dnstap: {e}; {HINT}"));
+    assert!(out.status.success(), "{out:?}");
     let out = Command::new(tool("dnstap"))
         .arg("-r")
         .arg(&file)
@@ -591,16 +614,16 @@ fn dnstap_file_replayed() {
     assert!(status.success());
     std::thread::sleep(Duration::from_millis(700));
     let log = stop_dnsrecall(&mut rec);
-    assert!(log.contains("connections=2"), "{log}");
+    assert!(log.contains("connections=3"), "{log}");
     assert!(!log.contains("anomaly."), "{log}");
     assert_eq!(stored(&replayed), stored(&from_file));
     check_store(&replayed, "unbound-test");
-    // Every tuple counted twice (two replays) compared with the file read once.
+    // Every tuple counted three times (three replays) against the file read once.
     let once = query_json(&from_file, &["www.dnsrecall.test", "-t", "A"]);
-    let twice = query_json(&replayed, &["www.dnsrecall.test", "-t", "A"]);
+    let thrice = query_json(&replayed, &["www.dnsrecall.test", "-t", "A"]);
     assert_eq!(
-        twice[0]["count"].as_u64().unwrap(),
-        2 * once[0]["count"].as_u64().unwrap()
+        thrice[0]["count"].as_u64().unwrap(),
+        3 * once[0]["count"].as_u64().unwrap()
     );
 }
 

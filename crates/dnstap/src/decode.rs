@@ -19,8 +19,8 @@ use prost::Message as _;
 
 use crate::proto::{Dnstap, DnstapType, MessageType};
 
-/// Bytes of rendered rdata a decoder caches.
-const RDATA_CACHE_BYTES: usize = 8 << 20;
+/// Bytes of rendered rdata a decoder caches by default (one decoder per connection).
+pub const DEFAULT_RDATA_CACHE_BYTES: usize = 2 << 20;
 /// Longest identity used as a sensor id.
 const MAX_IDENTITY_LEN: usize = 255;
 
@@ -116,9 +116,15 @@ impl DnstapDecoder {
     /// `sensor`: the sensor id to give every record; `None` takes each frame's identity.
     #[must_use]
     pub fn new(sensor: SensorId) -> Self {
+        Self::with_cache(sensor, DEFAULT_RDATA_CACHE_BYTES)
+    }
+
+    /// A decoder whose cache of rendered rdata holds at most `cache_bytes`.
+    #[must_use]
+    pub fn with_cache(sensor: SensorId, cache_bytes: usize) -> Self {
         Self {
             sensor,
-            messages: MessageDecoder::new(RDATA_CACHE_BYTES),
+            messages: MessageDecoder::new(cache_bytes),
             counters: Counters::default(),
             wire: dnsrecall_wire::Counters::default(),
             identity: None,

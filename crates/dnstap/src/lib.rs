@@ -27,7 +27,7 @@ pub mod listener;
 pub mod proto;
 pub mod testing;
 
-pub use decode::{Counters, DnstapDecoder};
+pub use decode::{Counters, DEFAULT_RDATA_CACHE_BYTES, DnstapDecoder};
 pub use file::{FileStats, read_file};
 pub use listener::{ListenAddr, ListenOptions, Listener, Step, StreamSession, Totals};
 

@@ -80,6 +80,8 @@ pub struct ListenOptions {
     pub handoff_interval: Duration,
     /// Permissions of unix sockets (the senders' users must be able to write to it).
     pub socket_mode: u32,
+    /// Rendered rdata cached per connection (memory: this times `max_connections`).
+    pub rdata_cache_bytes: usize,
 }
 
 impl Default for ListenOptions {
@@ -91,6 +93,7 @@ impl Default for ListenOptions {
             handoff_records: 4096,
             handoff_interval: Duration::from_millis(200),
             socket_mode: 0o660,
+            rdata_cache_bytes: crate::decode::DEFAULT_RDATA_CACHE_BYTES,
         }
     }
 }
@@ -347,6 +350,7 @@ fn serve_connection(
     totals: &Mutex<Totals>,
 ) {
     let mut session = StreamSession::new(opts.max_frame_len, opts.sensor.clone(), true);
+    session.decoder = DnstapDecoder::with_cache(opts.sensor.clone(), opts.rdata_cache_bytes);
     let mut records = Vec::new();
     let mut last_handoff = Instant::now();
     let mut stop_seen: Option<Instant> = None;

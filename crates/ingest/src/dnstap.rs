@@ -147,9 +147,6 @@ pub fn serve(
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok(mut batch) => {
-                progress
-                    .frames
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
                 if result.is_ok()
                     && let Err(e) = fold.add(&mut batch)
                 {
@@ -206,9 +203,6 @@ pub fn read_files(
         report.files += 1;
         let mut session = StreamSession::new(max_frame_len, sensor.clone(), false);
         let read = dnsrecall_dnstap::read_file(path, &mut session, FILE_BATCH, &mut |recs| {
-            progress
-                .frames
-                .fetch_add(recs.len() as u64, Ordering::Relaxed);
             if let Err(e) = fold.add(recs) {
                 result = Err(e);
                 return ControlFlow::Break(());
@@ -219,6 +213,7 @@ pub fn read_files(
             ControlFlow::Continue(())
         });
         let (d, w) = session.decoder.take_counters();
+        progress.frames.fetch_add(d.frames, Ordering::Relaxed);
         report.dnstap.merge(&d);
         report.wire.merge(&w);
         match read {

@@ -87,6 +87,9 @@ struct Sinks {
     webhook: Option<std::sync::mpsc::SyncSender<String>>,
 }
 
+/// De-duplication key: (client, feed, indicator as written).
+type AlertKey = (Option<String>, String, String);
+
 /// Shared by the watchers of one process.
 pub struct Router {
     matchers: Arc<Matchers>,
@@ -94,7 +97,7 @@ pub struct Router {
     window: i64,
     sinks: Mutex<Sinks>,
     /// (client, feed, indicator) -> last alert time.
-    recent: Mutex<HashMap<(Option<String>, String, String), i64>>,
+    recent: Mutex<HashMap<AlertKey, i64>>,
     pub counters: Arc<AlertCounters>,
     webhook_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -258,7 +261,7 @@ impl Router {
 }
 
 /// De-duplication state from the alert store: the latest alert per key.
-fn prime(store: &Path, window: i64) -> HashMap<(Option<String>, String, String), i64> {
+fn prime(store: &Path, window: i64) -> HashMap<AlertKey, i64> {
     let mut out = HashMap::new();
     let Ok(text) = std::fs::read_to_string(store) else {
         return out;

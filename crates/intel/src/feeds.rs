@@ -150,6 +150,9 @@ pub struct LoadReport {
     pub filtered: u64,
 }
 
+/// One feed's name and the outcome of its reload.
+pub type Refreshed = (String, Result<LoadReport, FeedError>);
+
 /// The intel directory of a data directory.
 #[derive(Debug, Clone)]
 pub struct Intel {
@@ -308,7 +311,7 @@ impl Intel {
         names: &[String],
         force: bool,
         now: i64,
-    ) -> Result<Vec<(String, Result<LoadReport, FeedError>)>, FeedError> {
+    ) -> Result<Vec<Refreshed>, FeedError> {
         let mut reg = self.registry()?;
         for n in names {
             if !reg.feeds.iter().any(|f| &f.config.name == n) {

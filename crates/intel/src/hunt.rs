@@ -57,6 +57,8 @@ pub struct HuntStats {
 }
 
 type AnswerKey = (Name, RrType, String);
+/// A matching answer and how it matched.
+type Matched = (AnswerKey, TupleRow, Vec<(IocId, Via)>);
 
 /// Runs a hunt; hits come out ordered by query name, type, answer, client.
 ///
@@ -174,8 +176,7 @@ pub fn hunt(
     }
 
     // Clients per owner name, once per name.
-    let mut by_owner: BTreeMap<Name, Vec<(AnswerKey, TupleRow, Vec<(IocId, Via)>)>> =
-        BTreeMap::new();
+    let mut by_owner: BTreeMap<Name, Vec<Matched>> = BTreeMap::new();
     for (k, (row, hits)) in matched {
         by_owner
             .entry(k.0.clone())

@@ -55,10 +55,13 @@ pub(crate) fn parse_lines(text: &str, source: Option<&str>, source_type: &str) -
                 meta: meta(line),
             })),
             Line::Hosts { targets, bad } => {
-                out.iocs.extend(targets.into_iter().map(|target| Ioc {
-                    target,
-                    meta: meta(line),
-                }));
+                // Each name is its own original: copying the whole line per name would
+                // multiply a long line's size.
+                out.iocs
+                    .extend(targets.into_iter().map(|(target, name)| Ioc {
+                        target,
+                        meta: meta(name),
+                    }));
                 out.bad.extend(bad.into_iter().map(|reason| BadEntry {
                     place: place.clone(),
                     reason,
@@ -71,11 +74,12 @@ pub(crate) fn parse_lines(text: &str, source: Option<&str>, source_type: &str) -
     out
 }
 
-enum Line {
+enum Line<'a> {
     Targets(Vec<Target>),
-    /// A hosts-file line: the names it maps, and the names that were not names.
+    /// A hosts-file line: the names it maps (with each as written), and the names that
+    /// were not names.
     Hosts {
-        targets: Vec<Target>,
+        targets: Vec<(Target, &'a str)>,
         bad: Vec<String>,
     },
     Ignored,
@@ -98,7 +102,7 @@ fn strip_comment(line: &str) -> &str {
     line
 }
 
-fn parse_line(line: &str) -> Line {
+fn parse_line(line: &str) -> Line<'_> {
     // Adblock cosmetic and exception rules do not name indicators.
     if line.contains("##") || line.contains("#@#") || line.contains("#?#") || line.starts_with("@@")
     {
@@ -116,21 +120,30 @@ fn parse_line(line: &str) -> Line {
             Some(Err(reason)) => Line::Bad(reason),
             None => Line::Bad(format!("{line:?} is not an address range")),
         },
-        [first, names @ ..] if first.parse::<IpAddr>().is_ok() => hosts_line(names),
+        [first, names @ ..] if is_hosts_address(first) => hosts_line(names),
         _ => Line::Bad("more than one value on the line".to_owned()),
     }
 }
 
-fn hosts_line(names: &[&str]) -> Line {
+/// The address that starts a hosts-file line (`fe80::1%lo0` has a zone).
+fn is_hosts_address(token: &str) -> bool {
+    token
+        .split('%')
+        .next()
+        .is_some_and(|a| a.parse::<IpAddr>().is_ok())
+}
+
+fn hosts_line<'a>(names: &[&'a str]) -> Line<'a> {
     let mut targets = Vec::new();
     let mut bad = Vec::new();
-    for name in names {
+    for name_text in names {
+        let name = *name_text;
         let lower = name.trim_end_matches('.').to_ascii_lowercase();
         if HOSTS_LOCAL_NAMES.contains(&lower.as_str()) {
             continue;
         }
         match domain_name(name) {
-            Ok(name) => targets.push(Target::Domain { name, exact: false }),
+            Ok(name) => targets.push((Target::Domain { name, exact: false }, *name_text)),
             Err(reason) => bad.push(reason),
         }
     }
@@ -148,7 +161,8 @@ fn hosts_line(names: &[&str]) -> Line {
 /// # Errors
 /// When it is none of these; the reason says why.
 pub fn classify_value(value: &str) -> Result<Target, String> {
-    let value = value.trim();
+    let refanged = refang(value.trim());
+    let value = refanged.as_str();
     if value.is_empty() {
         return Err("empty value".to_owned());
     }
@@ -169,6 +183,23 @@ pub fn classify_value(value: &str) -> Result<Target, String> {
         return domain_name_allow_single(base).map(|name| Target::Domain { name, exact: false });
     }
     domain_name(value).map(|name| Target::Domain { name, exact: false })
+}
+
+/// Undoes the usual defanging of published indicators: `[.]`, `(.)`, `[dot]`, `hxxp`.
+fn refang(value: &str) -> String {
+    let mut v = value
+        .replace("[.]", ".")
+        .replace("(.)", ".")
+        .replace("[dot]", ".");
+    for (defanged, scheme) in [("hxxps://", "https://"), ("hxxp://", "http://")] {
+        if v
+            .get(..defanged.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(defanged))
+        {
+            v.replace_range(..defanged.len(), scheme);
+        }
+    }
+    v
 }
 
 /// The target of a host taken from a URL or a `host|port` value: an address or a name.
@@ -240,10 +271,21 @@ pub(crate) fn parse_addresses_strict(value: &str) -> Result<(IpAddr, IpAddr), St
             .trim()
             .parse()
             .map_err(|_| format!("{value:?}: not an address before the '/'"))?;
-        let len: u8 = len
-            .trim()
-            .parse()
-            .map_err(|_| format!("{value:?}: bad prefix length"))?;
+        let len: u8 = match len.trim().parse::<Ipv4Addr>() {
+            // `10.0.0.0/255.0.0.0`: a netmask, when its ones are contiguous.
+            Ok(mask) if ip.is_ipv4() => {
+                let bits = u32::from(mask);
+                if bits.leading_ones() + bits.trailing_zeros() != 32 {
+                    return Err(format!("{value:?}: netmask is not contiguous"));
+                }
+                // At most 32: fits.
+                bits.leading_ones() as u8
+            }
+            _ => len
+                .trim()
+                .parse()
+                .map_err(|_| format!("{value:?}: bad prefix length"))?,
+        };
         return cidr(ip, len).ok_or_else(|| format!("{value:?}: prefix length too long"));
     }
     if let Some((lo, hi)) = value.split_once('-') {
@@ -383,6 +425,10 @@ mod tests {
                 "http://[2001:db8::7]:80/",
                 addrs("2001:db8::7", "2001:db8::7"),
             ),
+            ("evil.example/gate.php", dom("evil.example")),
+            ("evil[.]example", dom("evil.example")),
+            ("hxxp://evil[.]example/x", dom("evil.example")),
+            ("10.0.0.0/255.0.0.0", addrs("10.0.0.0", "10.255.255.255")),
         ];
         for (input, want) in cases {
             assert_eq!(&classify_value(input).unwrap(), want, "{input}");
@@ -398,6 +444,7 @@ mod tests {
             "host.123",
             "http:///path",
             "a..b",
+            "10.0.0.0/255.0.255.0",
             "*.",
         ] {
             assert!(classify_value(bad).is_err(), "{bad}");
@@ -447,10 +494,8 @@ mod tests {
         assert_eq!(bad, ["line 14", "line 17"]);
         assert_eq!(parsed.iocs[0].meta.event.as_deref(), Some("my.list"));
         assert_eq!(parsed.iocs[0].meta.source_type.as_deref(), Some("list"));
-        assert_eq!(
-            parsed.iocs[2].meta.original,
-            "0.0.0.0 ads.example.com other.example"
-        );
+        assert_eq!(parsed.iocs[2].meta.original, "ads.example.com");
+        assert_eq!(parsed.iocs[3].meta.original, "other.example");
     }
 
     #[test]

@@ -837,6 +837,45 @@ mod tests {
     }
 
     #[test]
+    fn event_context_is_bounded() {
+        let tags: Vec<String> = (0..MAX_EVENT_TAGS + 5)
+            .map(|i| format!(r#"{{"name":"tag-{i}"}}"#))
+            .collect();
+        let info = "x".repeat(MAX_EVENT_INFO_BYTES * 2);
+        let text = format!(
+            r#"{{"Event":{{"id":"1","info":"{info}","Tag":[{}],
+            "Attribute":[{{"type":"domain","value":"a.example"}}],
+            "Object":[{{"deleted":true,"Attribute":[{{"type":"domain","value":"b.example"}},
+                {{"type":"domain","value":"c.example"}}]}}]}}}}"#,
+            tags.join(",")
+        );
+        let parsed = parse_events(&text).unwrap();
+        assert_eq!(parsed.iocs.len(), 1);
+        let meta = &parsed.iocs[0].meta;
+        assert_eq!(meta.tags.len(), MAX_EVENT_TAGS);
+        assert_eq!(
+            meta.event_info.as_ref().unwrap().len(),
+            MAX_EVENT_INFO_BYTES
+        );
+        assert_eq!(parsed.bad.len(), 1);
+        assert_eq!(parsed.bad[0].place, "Tag");
+        // The deleted object's two attributes.
+        assert_eq!(parsed.ignored, 2);
+    }
+
+    #[test]
+    fn rest_search_event_tags_and_timestamp() {
+        let text = r#"{"response":{"Attribute":[{"event_id":"9","type":"hostname",
+            "value":"h.example","Tag":[{"name":"a"}],
+            "Event":{"id":"9","info":"Nine","timestamp":"77","Tag":[{"name":"a"},{"name":"b"}]}}]}}"#;
+        let parsed = parse_attributes(text).unwrap();
+        let meta = &parsed.iocs[0].meta;
+        assert_eq!(meta.tags, ["a", "b"]);
+        assert_eq!(meta.timestamp, Some(77));
+        assert_eq!(meta.event_info.as_deref(), Some("Nine"));
+    }
+
+    #[test]
     fn manifest() {
         let text = r#"{"5a0d5bf4-99c8-4f15-9879-22b1950d210f":{"info":"HIDDEN COBRA","date":"2017-11-15",
             "timestamp":"1510922101","Orgc":{"name":"CIRCL","uuid":"x"},"Tag":[{"name":"tlp:white"}],

@@ -694,6 +694,26 @@ unclosed.example TXT ( \"x\"\n";
     }
 
     #[test]
+    fn sub_origins_and_indented_directives() {
+        let text = "$ORIGIN rpz.example.\n\
+                    @ SOA ns. admin. 1 2 3 4 5\n\
+                    \x20 $ORIGIN rpz-ip.rpz.example.\n\
+                    32.1.0.0.10 CNAME .\n\
+                    $ORIGIN rpz.example.\n\
+                    bad.example CNAME .\n\
+                    $GENERATE 1-2 host$ CNAME .\n";
+        let parsed = parse_rpz(text, Some("ignored.example")).unwrap();
+        let targets: Vec<&Target> = parsed.iocs.iter().map(|i| &i.target).collect();
+        assert_eq!(
+            targets,
+            [&addrs("10.0.0.1", "10.0.0.1"), &dom("bad.example", true)]
+        );
+        assert_eq!(parsed.iocs[0].meta.event.as_deref(), Some("rpz.example"));
+        assert_eq!(parsed.bad.len(), 1, "{:?}", parsed.bad);
+        assert_eq!(parsed.bad[0].place, "line 7");
+    }
+
+    #[test]
     fn rpz_ip_forms() {
         let ok: &[(&str, &str, &str)] = &[
             ("32.1.0.0.10", "10.0.0.1", "10.0.0.1"),

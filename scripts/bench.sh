@@ -9,6 +9,11 @@
 # >= 5M-tuple store (built once in bench-data/serve/base, then reused), 64 connections
 # sending exact, *.x and IP lookups through the native, CIRCL and DNSDB APIs while
 # `ingest --follow` takes 100k lines/s: requests/s, first-page p50/p99, errors, peak RSS.
+# `scripts/bench.sh intel` runs the threat-intel scenario: `intel add` of 1M generated
+# indicators (list and MISP JSON: time, peak RSS), matcher observations/s, ingest lines/s
+# of a 5M-line log without and with the feed (live matching cost), and `dnsrecall hunt`
+# with 100k and 1M indicators over a >= 5M-tuple store (kept in bench-data/intel/hunt,
+# or copied from the serve scenario's base). About 5 GB more in bench-data/intel.
 # Needs about 8 GB of free disk in bench-data/ (or $BENCH_DIR); serve about 6 GB more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +25,11 @@ case "${1:-}" in
     target/release/dnsrecall-bench serve --dir "$dir" --bin target/release/dnsrecall \
       --lines "${LINES:-12000000}" "$@"
     ;;
+  intel)
+    shift
+    cargo build --release --locked -p dnsrecall-cli -p dnsrecall-bench
+    target/release/dnsrecall-bench intel --dir "$dir" --bin target/release/dnsrecall "$@"
+    ;;
   "")
     cargo build --release --locked -p dnsrecall-bench
     target/release/dnsrecall-bench all --lines "${LINES:-12000000}" --dir "$dir"
@@ -28,7 +38,7 @@ case "${1:-}" in
     target/release/dnsrecall-bench dnstap --messages "${MESSAGES:-5000000}" --dir "$dir" --clients-off
     ;;
   *)
-    echo "usage: scripts/bench.sh [serve [dnsrecall-bench serve options]]" >&2
+    echo "usage: scripts/bench.sh [serve|intel [dnsrecall-bench serve|intel options]]" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes the wire decoder (crates/wire/fuzz) and the dnstap receiver (crates/dnstap/fuzz:
-# Frame Streams and the dnstap protobuf), cargo-fuzz + libFuzzer, for a bounded time:
+# Fuzzes the wire decoder (crates/wire/fuzz), the dnstap receiver (crates/dnstap/fuzz:
+# Frame Streams and the dnstap protobuf) and the intel feed parsers (crates/intel/fuzz),
+# cargo-fuzz + libFuzzer, for a bounded time:
 # builds every target, then runs each for FUZZ_SECONDS (default 30 for wire, 20 for
 # dnstap) from its committed seeds (crates/CRATE/fuzz/seeds/TARGET) plus what earlier runs
 # on this machine found (crates/CRATE/fuzz/corpus/TARGET, not committed). Fails on any
@@ -23,10 +24,11 @@ sanitizer="${FUZZ_SANITIZER:-address}"
 cargo_fuzz_version=0.13.2
 wire_targets=(frame tcp_stream dns_message)
 dnstap_targets=(frame_stream dnstap_message)
+intel_targets=(feed)
 if [ "$#" -gt 0 ]; then
   wanted=("$@")
 else
-  wanted=("${wire_targets[@]}" "${dnstap_targets[@]}")
+  wanted=("${wire_targets[@]}" "${dnstap_targets[@]}" "${intel_targets[@]}")
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -86,8 +88,10 @@ pick() { # pick TARGET...: those of the wanted targets that are in the list
 }
 mapfile -t wire < <(pick "${wire_targets[@]}")
 mapfile -t dnstap < <(pick "${dnstap_targets[@]}")
+mapfile -t intel < <(pick "${intel_targets[@]}")
 fuzz_crate wire "${FUZZ_SECONDS:-30}" "${wire[@]}"
 fuzz_crate dnstap "${FUZZ_SECONDS:-20}" "${dnstap[@]}"
+fuzz_crate intel "${FUZZ_SECONDS:-20}" "${intel[@]}"
 echo "== fuzz: done in $((SECONDS - start)) s"
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "fuzz: failed: ${failed[*]}; inputs in crates/*/fuzz/artifacts/" >&2

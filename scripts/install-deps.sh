@@ -5,6 +5,8 @@
 # real API clients of crates/cli/tests/clients.rs.
 # unbound, bind9, the dnstap tool and fstrm-bin are the resolvers and replay tools of
 # crates/cli/tests/dnstap.rs.
+# clickhouse-server (18.16, /usr/sbin/clickhouse-server) is the real server that
+# crates/clickhouse/tests start on loopback ports with a temporary config.
 # Idempotent: packages already present are kept; Rust comes from rustup only when no cargo
 # is on the PATH.
 set -euo pipefail
@@ -14,7 +16,8 @@ if command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -q --no-install-recommends \
     build-essential pkg-config ca-certificates curl git sqlite3 procps libpcap-dev \
     nsd dnsutils chromium chromium-driver dnsdbq python3-venv \
-    unbound bind9 golang-github-dnstap-golang-dnstap-cli fstrm-bin >/dev/null
+    unbound bind9 golang-github-dnstap-golang-dnstap-cli fstrm-bin \
+    clickhouse-server clickhouse-client >/dev/null
 fi
 pyenv="${DNSRECALL_PYENV:-/opt/dnsrecall/pyenv}"
 if ! "$pyenv/bin/python" -c 'import pypdns' >/dev/null 2>&1; then

@@ -86,7 +86,7 @@ fn pool(cfg: &Config, sender: u64) -> Vec<Vec<u8>> {
             let qname = format!("host{n}.zone{}.example", n % 977);
             let ip = |k: u32| vec![198, 18 + (k >> 16 & 1) as u8, (k >> 8) as u8, k as u8];
             let mut answers = Vec::new();
-            let owner = if n % 8 == 0 {
+            let owner = if n.is_multiple_of(8) {
                 let target = format!("edge{}.cdn.example", n % 4093);
                 answers.push((
                     qname.clone(),
@@ -99,7 +99,7 @@ fn pool(cfg: &Config, sender: u64) -> Vec<Vec<u8>> {
                 qname.clone()
             };
             answers.push((owner.clone(), 1, 60, ip(n)));
-            if n % 3 == 0 {
+            if n.is_multiple_of(3) {
                 answers.push((owner.clone(), 1, 60, ip(n + 1)));
             }
             let borrowed: Vec<(&str, u16, u32, Vec<u8>)> = answers
@@ -195,19 +195,21 @@ pub fn run(cfg: &Config, dir: &Path) -> Result<Figures> {
         .into_iter()
         .map(|pool| {
             let sock = sock.clone();
-            std::thread::spawn(move || -> std::io::Result<()> {
-                let mut stream = UnixStream::connect(&sock)?;
-                sender_handshake(&mut stream)?;
-                let mut w = FrameWriter::new(BufWriter::with_capacity(256 * 1024, &stream));
-                for i in 0..per_sender {
-                    w.data(&pool[(i % POOL as u64) as usize])?;
-                }
-                w.flush()?;
-                drop(w);
-                sender_stop(&mut stream)
-            })
+            std::thread::Builder::new()
+                .name("bench-sender".into())
+                .spawn(move || -> std::io::Result<()> {
+                    let mut stream = UnixStream::connect(&sock)?;
+                    sender_handshake(&mut stream)?;
+                    let mut w = FrameWriter::new(BufWriter::with_capacity(256 * 1024, &stream));
+                    for i in 0..per_sender {
+                        w.data(&pool[(i % POOL as u64) as usize])?;
+                    }
+                    w.flush()?;
+                    drop(w);
+                    sender_stop(&mut stream)
+                })
         })
-        .collect();
+        .collect::<std::io::Result<Vec<_>>>()?;
     for s in senders {
         s.join()
             .map_err(|_| anyhow::anyhow!("a sender panicked"))?

@@ -83,6 +83,9 @@ struct IntelArgs {
     min_tuples: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Ingest runs without and with the feed, alternated (the best of each counts).
+    #[arg(long, default_value_t = 1)]
+    repeat: u32,
     /// Leave out the ingest comparison.
     #[arg(long)]
     skip_ingest: bool,
@@ -278,6 +281,7 @@ fn main() -> anyhow::Result<()> {
                 hunt_lines: args.hunt_lines.max(args.lines),
                 min_tuples: args.min_tuples,
                 seed: args.seed,
+                repeat: args.repeat.max(1),
                 skip_ingest: args.skip_ingest,
                 skip_hunt: args.skip_hunt,
                 ..intel::IntelConfig::new(scenarios::work_dir(args.dir), bin)

@@ -170,6 +170,10 @@ pub struct ServeFigures {
     pub ingest_rate: f64,
     /// A few error messages, to see what went wrong.
     pub error_samples: Vec<String>,
+    /// The machine's load average (1 min) before and after the measured phase: other
+    /// work on the machine shows in the figures.
+    pub load_before: Option<f64>,
+    pub load_after: Option<f64>,
 }
 
 /// Kills a child process when dropped (error paths included).
@@ -561,6 +565,16 @@ fn start_server(bin: &Path, run: &Path) -> Result<(Reaped, String)> {
     }
 }
 
+/// The 1-minute load average (`/proc/loadavg`).
+fn loadavg() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// A memory figure of a process from `/proc/PID/status` (`VmHWM`, `RssAnon`, ...), bytes.
 fn proc_status(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -689,6 +703,7 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
         cfg.requests,
         cfg.duration.as_secs()
     );
+    let load_before = loadavg();
     let started = Instant::now();
     let load = make_load(cfg.requests, cfg.rate, started + cfg.duration);
     let samples: Vec<Sample> = rt.block_on(async {
@@ -704,6 +719,7 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
         all
     });
     let seconds = started.elapsed().as_secs_f64();
+    let load_after = loadavg();
     let server_peak_rss = proc_status(server_pid, "VmHWM");
     let server_rss_anon = proc_status(server_pid, "RssAnon");
     let server_rss_file = proc_status(server_pid, "RssFile");
@@ -749,6 +765,8 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
             ingest_lines,
             ingest_rate,
             error_samples: errors_list,
+            load_before,
+            load_after,
         },
     ))
 }
@@ -767,6 +785,8 @@ struct SummaryContext {
     ingest_lines: u64,
     ingest_rate: f64,
     error_samples: Vec<String>,
+    load_before: Option<f64>,
+    load_after: Option<f64>,
 }
 
 fn summarize(samples: &[Sample], ctx: SummaryContext) -> ServeFigures {
@@ -823,6 +843,8 @@ fn summarize(samples: &[Sample], ctx: SummaryContext) -> ServeFigures {
         ingest_lines: ctx.ingest_lines,
         ingest_rate: ctx.ingest_rate,
         error_samples: ctx.error_samples,
+        load_before: ctx.load_before,
+        load_after: ctx.load_after,
     }
 }
 
@@ -905,6 +927,13 @@ pub fn print_serve(f: &ServeFigures) {
     } else {
         println!("  no ingest alongside");
     }
+    let load = |l: Option<f64>| l.map_or("unknown".to_owned(), |l| format!("{l:.1}"));
+    println!(
+        "  machine load average (1 min): {} before, {} after the measured phase ({} CPUs)",
+        load(f.load_before),
+        load(f.load_after),
+        std::thread::available_parallelism().map_or(0, usize::from)
+    );
     for e in &f.error_samples {
         println!("  error: {e}");
     }
@@ -924,6 +953,7 @@ pub fn print_serve(f: &ServeFigures) {
                "requests_per_second": f.requests as f64 / f.seconds.max(1e-9),
                "p50_ms": ms(f.p50), "p99_ms": ms(f.p99), "max_ms": ms(f.max),
                "rate": f.rate,
+               "load_before": f.load_before, "load_after": f.load_after,
                "server_peak_rss_bytes": f.server_peak_rss,
                "server_rss_anon_bytes": f.server_rss_anon,
                "server_rss_file_bytes": f.server_rss_file,

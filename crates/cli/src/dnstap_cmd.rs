@@ -85,6 +85,8 @@ pub struct DnstapArgs {
     /// Write the final counters as JSON to FILE (- for standard output).
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    #[command(flatten)]
+    pub alerts: crate::intel_cmd::AlertArgs,
 }
 
 fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
@@ -153,9 +155,12 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
     let max_entries =
         usize::try_from((args.max_memory.max(1) << 20) / BYTES_PER_ENTRY).unwrap_or(usize::MAX);
     let (store, data_dir) = open_store(cli, config)?;
+    let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
+    // Live intel alerts, as for sniff: the aggregator's watch hook sees every record.
+    let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
     let opts = Options {
         sensor_id: sensor.clone(),
-        policy: ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?,
+        policy,
         max_entries,
         flush_interval: parse_interval(&args.flush_interval)?,
         report_interval: parse_interval(&args.report_interval)?,
@@ -216,6 +221,10 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
             &stop,
         )
     };
+    if let Some(router) = &live {
+        router.finish();
+        crate::intel_cmd::print_alert_summary(router);
+    }
     let report = result.context("dnstap stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {

@@ -593,7 +593,10 @@ async fn search_pivot_and_clients_in_chromium() {
         .attr("hidden")
         .await
         .unwrap();
-    assert!(nav_hidden.is_none(), "the intel nav entry shows once feeds exist");
+    assert!(
+        nav_hidden.is_none(),
+        "the intel nav entry shows once feeds exist"
+    );
 
     // 9. Hostile data stays text: no element made from it, no script run, the override shown.
     c.goto(&format!("{base}/#view=search&q=hostile.example"))

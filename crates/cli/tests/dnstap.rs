@@ -508,11 +508,21 @@ fn bind9_dnstap_to_the_store() {
     let (_nsd, nsd_port) = start_nsd(dir.path());
     let sock = dir.path().join("tap.sock");
     let data = dir.path().join("data");
+    // A watched name: live intel alerts work on dnstap as on sniff.
+    let feed = dir.path().join("watch.txt");
+    std::fs::write(&feed, "mail.dnsrecall.test\n").unwrap();
+    run_ok(&data, &["intel", "add", "watch", feed.to_str().unwrap()]);
+    let alerts = dir.path().join("alerts.ndjson");
     let mut rec = start_dnsrecall(
         dir.path(),
         "dnsrecall",
         &data,
-        &["--listen", &format!("unix:{}", sock.display())],
+        &[
+            "--listen",
+            &format!("unix:{}", sock.display()),
+            "--alert-file",
+            alerts.to_str().unwrap(),
+        ],
     );
     let (mut named, port) = start_named(dir.path(), nsd_port, &sock);
     ask_all(port);
@@ -521,6 +531,11 @@ fn bind9_dnstap_to_the_store() {
     assert!(log.contains("type.CLIENT_RESPONSE="), "{log}");
     assert!(!log.contains("anomaly."), "{log}");
     check_store(&data, "bind-test");
+    let raised = std::fs::read_to_string(&alerts).unwrap_or_default();
+    assert!(
+        raised.contains("mail.dnsrecall.test") && raised.contains(CLIENT),
+        "no alert for the watched name asked by {CLIENT}:\n{raised}\n{log}"
+    );
 }
 
 #[test]

@@ -46,11 +46,9 @@ pub struct Report {
 pub enum Error {
     #[error(transparent)]
     Capture(#[from] capture::Error),
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: String,
-        source: std::io::Error,
-    },
+    // Not `source`: thiserror would chain it, and the message would print it twice.
+    #[error("cannot listen on {addr}: {cause}")]
+    Bind { addr: String, cause: std::io::Error },
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
 }
@@ -102,13 +100,13 @@ pub fn serve(
     let started = Instant::now();
     let listener = match Listener::bind(addrs, &listen) {
         Ok(l) => l,
-        Err(source) => {
+        Err(cause) => {
             let addr = addrs
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(", ");
-            return (Some(store), Err(Error::Bind { addr, source }));
+            return (Some(store), Err(Error::Bind { addr, cause }));
         }
     };
     let bound = listener.local_addrs();

@@ -37,11 +37,11 @@ pub(crate) fn parse_lines(text: &str, source: Option<&str>, source_type: &str) -
     let mut out = Parsed::default();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (index, raw) in text.lines().enumerate() {
-        let place = format!("line {}", index + 1);
         let line = strip_comment(raw).trim();
         if line.is_empty() {
             continue;
         }
+        let place = format!("line {}", index + 1);
         let meta = |original: &str| IocMeta {
             event: source.map(str::to_owned),
             source_type: Some(source_type.to_owned()),
@@ -192,8 +192,7 @@ fn refang(value: &str) -> String {
         .replace("(.)", ".")
         .replace("[dot]", ".");
     for (defanged, scheme) in [("hxxps://", "https://"), ("hxxp://", "http://")] {
-        if v
-            .get(..defanged.len())
+        if v.get(..defanged.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(defanged))
         {
             v.replace_range(..defanged.len(), scheme);

@@ -324,16 +324,45 @@ impl Matcher {
             }
             return;
         }
-        let target = dnsrecall_model::Rdata::from_canonical_unchecked(rdata.to_owned());
-        if let Some(t) = target.target_name(rrtype) {
-            self.match_name(t.as_str(), &mut ids);
+        with_target_name(rrtype, rdata, |t| {
+            self.match_name(t, &mut ids);
             out.extend(ids.drain(..).map(|i| (i, Via::RdataName)));
             if rrtype == RrType::NS {
-                self.match_ns_name(t.as_str(), &mut ids);
+                self.match_ns_name(t, &mut ids);
                 out.extend(ids.drain(..).map(|i| (i, Via::NsName)));
             }
-        }
+        });
     }
+}
+
+/// Calls `f` with the name inside `rdata` (what [`dnsrecall_model::Rdata::target_name`]
+/// gives), without copying anything when the name is already canonical, as it is in
+/// stored and freshly parsed rdata; other names go through [`dnsrecall_model::Name::new`].
+fn with_target_name(rrtype: dnsrecall_model::RrType, rdata: &str, f: impl FnOnce(&str)) {
+    use dnsrecall_model::NameSlots;
+    let token = match NameSlots::of(rrtype) {
+        NameSlots::None => return,
+        NameSlots::Whole => Some(rdata),
+        NameSlots::Last => rdata.rsplit(' ').next(),
+        NameSlots::Nth(i) => rdata.split(' ').nth(i),
+    };
+    let Some(token) = token else { return };
+    if is_canonical_name(token) {
+        f(token);
+    } else if let Ok(name) = dnsrecall_model::Name::new(token) {
+        f(name.as_str());
+    }
+}
+
+/// Whether `Name::new(s)` would give `s` back unchanged: printable ASCII without upper
+/// case letters, no trailing dot, no empty label, labels of at most 63 octets.
+fn is_canonical_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= dnsrecall_model::MAX_NAME_LEN
+        && !s.ends_with('.')
+        && s.bytes()
+            .all(|b| (0x21..0x7f).contains(&b) && !b.is_ascii_uppercase())
+        && s.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
 /// The matchers built from the registry.
@@ -449,6 +478,39 @@ mod tests {
         assert_eq!(ips(&m, "198.51.100.21"), vec![4]);
         assert_eq!(ips(&m, "2001:db8::5"), vec![3]);
         assert!(ips(&m, "2001:db9::5").is_empty());
+    }
+
+    #[test]
+    fn rdata_names_match_like_rdata_target_name() {
+        use dnsrecall_model::Rdata;
+        let mut m = Matcher::new();
+        m.add_feed("f", [dom("evil.example", false)]);
+        let cases: &[(RrType, &str)] = &[
+            (RrType::CNAME, "cdn.evil.example"),
+            (RrType::CNAME, "CDN.Evil.Example."),
+            (RrType::CNAME, "a..evil.example"),
+            (RrType::CNAME, "."),
+            (RrType::MX, "10 mx.evil.example"),
+            (RrType::MX, "10 MX.EVIL.EXAMPLE."),
+            (RrType::NS, "ns1.evil.example"),
+            (RrType::SOA, "ns.evil.example hostmaster.x 1 2 3 4 5"),
+            (RrType::TXT, "evil.example"),
+            (RrType::PTR, "host.notevil.example"),
+        ];
+        for (t, rdata) in cases {
+            let mut got = Vec::new();
+            m.match_answer("x.org", *t, rdata, &mut got);
+            let mut want = Vec::new();
+            if let Some(n) = Rdata::from_canonical_unchecked((*rdata).to_owned()).target_name(*t) {
+                m.match_name(n.as_str(), &mut want);
+            }
+            let got: Vec<IocId> = got
+                .into_iter()
+                .filter(|(_, v)| *v == Via::RdataName)
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(got, want, "{t} {rdata}");
+        }
     }
 
     proptest! {

@@ -133,7 +133,7 @@ fn attribute_event_context(attr: &Value) -> Option<EventContext> {
         .map(|i| truncate(&i, MAX_EVENT_INFO_BYTES).to_owned());
     let (tags, _) = event.map(bounded_event_tags).unwrap_or_default();
     let timestamp = event.and_then(|e| e.get("timestamp")).and_then(epoch_of);
-    (id.is_some() || info.is_some() || !tags.is_empty()).then(|| EventContext {
+    (id.is_some() || info.is_some() || !tags.is_empty()).then_some(EventContext {
         event: id,
         info,
         tags,
@@ -390,23 +390,29 @@ pub fn parse_csv(text: &str) -> Result<Parsed, FormatError> {
     let tag_col = column("attribute_tag");
     let mut out = Parsed::default();
     let mut record = csv::StringRecord::new();
+    // The reader's own line numbers are off by one with CRLF line ends: count them here.
+    let mut lines = LineCounter::new(text);
     loop {
-        let line = reader.position().line();
+        let before = reader.position().byte();
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(line, csv::Position::line);
+                let at = e.position().map_or(before, csv::Position::byte);
                 out.bad.push(BadEntry {
-                    place: format!("line {line}"),
+                    place: format!("line {}", lines.line_at(at)),
                     reason: format!("CSV: {e}"),
                 });
-                // An I/O-free reader only fails on UTF-8 or length; go on with the next.
+                // A reader of a string has no I/O or UTF-8 errors to give; should one come
+                // that does not move the reader on, stop rather than loop.
+                if reader.position().byte() == before {
+                    break;
+                }
                 continue;
             }
         }
-        let line = record.position().map_or(line, csv::Position::line);
-        let place = format!("line {line}");
+        let at = record.position().map_or(before, csv::Position::byte);
+        let place = format!("line {}", lines.line_at(at));
         let get = |col: Option<usize>| {
             col.and_then(|c| record.get(c))
                 .map(str::trim)
@@ -445,6 +451,45 @@ pub fn parse_csv(text: &str) -> Result<Parsed, FormatError> {
         push_targets(kind, value, meta, &mut out);
     }
     Ok(out)
+}
+
+/// Line numbers of byte offsets asked in increasing order, counted once over the text.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based line of a record starting at a byte offset. The reader puts a record
+    /// after a CRLF at the LF: that LF still belongs to the line before.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut byte = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        if self.text.get(byte) == Some(&b'\n') {
+            byte += 1;
+        }
+        if byte < self.byte {
+            self.byte = 0;
+            self.line = 1;
+        }
+        let newlines = self.text[self.byte..byte]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        self.line += newlines as u64;
+        self.byte = byte;
+        self.line
+    }
 }
 
 /// Parses a MISP text export (one value per line, type unknown): the list parser, with
@@ -823,6 +868,12 @@ mod tests {
         assert_eq!(parsed.bad.len(), 1);
         assert_eq!(parsed.bad[0].place, "line 6");
         assert!(parse_csv("a,b\n1,2\n").is_err());
+        // Windows line ends and a byte order mark change nothing.
+        let crlf = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+        let again = parse_csv(&crlf).unwrap();
+        assert_eq!(again.iocs.len(), 3);
+        assert_eq!(again.iocs[0].meta.tags, ["tlp:white", "type:OSINT"]);
+        assert_eq!(again.bad[0].place, "line 6");
     }
 
     #[test]
@@ -834,6 +885,23 @@ mod tests {
             Some("misp-text")
         );
         assert_eq!(parsed.iocs[2].meta.place, "line 3");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(parse_events(&deep), Err(FormatError::Json { .. })));
+        assert!(matches!(
+            parse_attributes(&deep),
+            Err(FormatError::Json { .. })
+        ));
+        let deep_obj = format!(
+            r#"{{"Event":{}1{}}}"#,
+            r#"{"a":"#.repeat(50_000),
+            "}".repeat(50_000)
+        );
+        assert!(parse_events(&deep_obj).is_err());
+        assert!(parse_manifest(&deep_obj).is_err());
     }
 
     #[test]

@@ -17,21 +17,28 @@ use crate::FormatError;
 use crate::ioc::{BadEntry, Ioc, IocMeta, Parsed, Target};
 use crate::list::cidr;
 
-/// Parses an RPZ zone. `origin` is the zone apex when the file does not set one with a
-/// `$ORIGIN` before its first record (the feed's file name or configured zone name); with
-/// neither, the owner of a leading SOA record is the apex, and absolute owners are cut at
-/// their `rpz-ip`/`rpz-nsip`/`rpz-nsdname` label.
+/// Parses an RPZ zone. The zone apex is, in this order: a `$ORIGIN` before the first
+/// record; the owner of a first SOA record written absolute; `origin` (the configured zone
+/// name, or a guess from the file name). With none, absolute owners are cut at their
+/// `rpz-ip`/`rpz-nsip`/`rpz-nsdname`/`rpz-client-ip` label and relative owners are taken
+/// as relative to the apex. An `origin` that is not a name is reported in `bad` (place
+/// `origin`) and not used.
 ///
 /// # Errors
-/// When `origin` is given but is not a domain name.
+/// None so far: every problem is an entry in `bad`; the `Result` leaves room for
+/// whole-document failures.
 pub fn parse_rpz(text: &str, origin: Option<&str>) -> Result<Parsed, FormatError> {
-    let origin = match origin {
-        None => None,
-        Some(o) => Some(absolute_name(o).ok_or_else(|| FormatError::Shape {
-            place: "origin".to_owned(),
-            reason: format!("{o:?} is not a zone name"),
-        })?),
-    };
+    let mut out = Parsed::default();
+    let origin = origin.and_then(|o| {
+        let name = absolute_name(o);
+        if name.is_none() {
+            out.bad.push(BadEntry {
+                place: "origin".to_owned(),
+                reason: format!("{o:?} is not a zone name; not used"),
+            });
+        }
+        name
+    });
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut state = State {
         zone: None,
@@ -40,11 +47,10 @@ pub fn parse_rpz(text: &str, origin: Option<&str>) -> Result<Parsed, FormatError
         seen_record: false,
         last_owner: None,
         seen: FxHashSet::default(),
-        out: Parsed::default(),
+        out,
     };
-    for record in tokenize(text) {
-        state.record(record);
-    }
+    // Records are handled as they are read: no token list of the whole file is kept.
+    tokenize(text, |record| state.record(record));
     Ok(state.out)
 }
 
@@ -68,8 +74,7 @@ struct RawRecord {
     error: Option<String>,
 }
 
-fn tokenize(text: &str) -> Vec<RawRecord> {
-    let mut records = Vec::new();
+fn tokenize(text: &str, mut emit: impl FnMut(RawRecord)) {
     let mut record = RawRecord {
         line: 1,
         ..RawRecord::default()
@@ -137,7 +142,7 @@ fn tokenize(text: &str) -> Vec<RawRecord> {
                 line += 1;
                 if depth == 0 {
                     if !record.tokens.is_empty() || record.error.is_some() {
-                        records.push(std::mem::take(&mut record));
+                        emit(std::mem::take(&mut record));
                     } else {
                         record = RawRecord::default();
                     }
@@ -159,9 +164,8 @@ fn tokenize(text: &str) -> Vec<RawRecord> {
             .get_or_insert_with(|| "'(' without ')' before the end".to_owned());
     }
     if !record.tokens.is_empty() || record.error.is_some() {
-        records.push(record);
+        emit(record);
     }
-    records
 }
 
 #[derive(Debug, Clone)]
@@ -259,13 +263,14 @@ impl State {
         let rdata: Vec<&String> = rest.collect();
         if !self.seen_record {
             self.seen_record = true;
+            // No `$ORIGIN` came first: a leading SOA's owner names the apex better than a
+            // guess from the file name; relative names are then relative to it.
             if self.zone.is_none() {
-                self.zone = self.default_zone.clone();
-            }
-            if let (None, "SOA", Owner::Absolute(apex)) = (&self.zone, rtype.as_str(), &owner) {
-                self.zone = Some(apex.clone());
-                if self.current.is_none() {
+                if let ("SOA", Owner::Absolute(apex)) = (rtype.as_str(), &owner) {
+                    self.zone = Some(apex.clone());
                     self.current = Some(apex.clone());
+                } else {
+                    self.zone = self.default_zone.clone();
                 }
             }
         }
@@ -686,11 +691,29 @@ unclosed.example TXT ( \"x\"\n";
         assert_eq!(parsed.iocs[0].target, addrs("192.0.2.0", "192.0.2.255"));
         assert_eq!(parsed.bad.len(), 1);
 
+        // Quoted strings keep their `;` and parentheses.
+        let txt = "txt.example TXT \"a ; b ( c\"\nnext.example CNAME .\n";
+        let parsed = parse_rpz(txt, Some("rpz.example")).unwrap();
+        assert!(parsed.bad.is_empty(), "{:?}", parsed.bad);
+        assert_eq!(parsed.iocs.len(), 2);
+        assert_eq!(parsed.iocs[0].meta.action.as_deref(), Some("local-data"));
+        assert_eq!(parsed.iocs[1].meta.place, "line 2");
+
         // Relative owners with no origin at all are taken relative to the zone.
         let parsed = parse_rpz("bad.example CNAME .\n", None).unwrap();
         assert_eq!(parsed.iocs[0].target, dom("bad.example", true));
 
-        assert!(parse_rpz("", Some("bad..origin")).is_err());
+        let parsed = parse_rpz("bad.example CNAME .\n", Some("my feed.txt")).unwrap();
+        assert_eq!(parsed.iocs[0].target, dom("bad.example", true));
+        assert_eq!(parsed.bad[0].place, "origin");
+
+        // A leading absolute SOA wins over an origin guessed from the file name.
+        let soa = "rpz.local. SOA ns. admin. 1 2 3 4 5\nbad.example CNAME .\n\
+                   b2.example.rpz.local. CNAME rpz-drop.\n";
+        let parsed = parse_rpz(soa, Some("blocklist")).unwrap();
+        assert!(parsed.bad.is_empty(), "{:?}", parsed.bad);
+        assert_eq!(parsed.iocs.len(), 2);
+        assert_eq!(parsed.iocs[0].meta.event.as_deref(), Some("rpz.local"));
     }
 
     #[test]

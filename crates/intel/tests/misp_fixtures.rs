@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use dnsrecall_intel::{FeedFormat, Ioc, Parsed, Target, detect, parse, parse_manifest};
 use serde_json::Value;
@@ -28,6 +27,7 @@ const HOW_TO_INSTALL: &str = "run scripts/install-deps.sh (as root) to install p
      the venv and unpack the pymisp sdist";
 
 struct Fixtures {
+    _tmp: tempfile::TempDir,
     dir: PathBuf,
     expected: Value,
 }
@@ -36,61 +36,59 @@ fn env_path(var: &str, default: &str) -> PathBuf {
     std::env::var_os(var).map_or_else(|| PathBuf::from(default), PathBuf::from)
 }
 
-/// Runs the fixture script once per test binary.
-fn fixtures() -> &'static Fixtures {
-    static FIXTURES: OnceLock<Fixtures> = OnceLock::new();
-    FIXTURES.get_or_init(|| {
-        let python = env_path("DNSRECALL_PYENV", "/opt/dnsrecall/pyenv").join("bin/python");
-        let src = env_path("DNSRECALL_PYMISP_SRC", "/opt/dnsrecall/pymisp-src");
+/// Runs the fixture script into a new temporary directory.
+fn fixtures() -> Fixtures {
+    let python = env_path("DNSRECALL_PYENV", "/opt/dnsrecall/pyenv").join("bin/python");
+    let src = env_path("DNSRECALL_PYMISP_SRC", "/opt/dnsrecall/pymisp-src");
+    assert!(
+        python.exists(),
+        "no python venv at {}: {HOW_TO_INSTALL}",
+        python.display()
+    );
+    let probe = Command::new(&python)
+        .args(["-c", "import pymisp"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    assert!(
+        probe.status.success(),
+        "pymisp is not installed in {}: {HOW_TO_INSTALL}\n{}",
+        python.display(),
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let files: Vec<PathBuf> = EVENT_FILES
+        .iter()
+        .map(|f| src.join("tests").join(f))
+        .collect();
+    for f in &files {
         assert!(
-            python.exists(),
-            "no python venv at {}: {HOW_TO_INSTALL}",
-            python.display()
+            f.exists(),
+            "missing PyMISP OSINT event {}: {HOW_TO_INSTALL}",
+            f.display()
         );
-        let probe = Command::new(&python)
-            .args(["-c", "import pymisp"])
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-        assert!(
-            probe.status.success(),
-            "pymisp is not installed in {}: {HOW_TO_INSTALL}\n{}",
-            python.display(),
-            String::from_utf8_lossy(&probe.stderr)
-        );
-        let files: Vec<PathBuf> = EVENT_FILES
-            .iter()
-            .map(|f| src.join("tests").join(f))
-            .collect();
-        for f in &files {
-            assert!(
-                f.exists(),
-                "missing PyMISP OSINT event {}: {HOW_TO_INSTALL}",
-                f.display()
-            );
-        }
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("misp-fixtures");
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make_misp_fixtures.py");
-        let out = Command::new(&python)
-            .arg(&script)
-            .arg(&dir)
-            .args(&files)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{} failed:\n{}{}",
-            script.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let expected: Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
-                .unwrap();
-        Fixtures { dir, expected }
-    })
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_owned();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make_misp_fixtures.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&dir)
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{} failed:\n{}{}",
+        script.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    Fixtures {
+        _tmp: tmp,
+        dir,
+        expected,
+    }
 }
 
 fn read(path: &Path) -> String {
@@ -171,8 +169,8 @@ fn expected_key(v: &Value) -> Key {
 }
 
 /// Checks a form's indicators (as a multiset), bad and ignored counts against expected.json.
-fn check(form: &str, parsed: &Parsed, with_meta: bool) {
-    let expected = &fixtures().expected["forms"][form];
+fn check(f: &Fixtures, form: &str, parsed: &Parsed, with_meta: bool) {
+    let expected = &f.expected["forms"][form];
     let mut want: Vec<Key> = expected["iocs"]
         .as_array()
         .unwrap()
@@ -206,6 +204,28 @@ fn check(form: &str, parsed: &Parsed, with_meta: bool) {
         !want.is_empty(),
         "{form}: the fixtures expect no indicator at all"
     );
+}
+
+/// Each indicator's `line N` place is the line its value is written on (the CSV export has
+/// comments across lines, so a miscount shows).
+fn assert_lines_hold_values(text: &str, parsed: &Parsed) {
+    let lines: Vec<&str> = text.lines().collect();
+    for ioc in &parsed.iocs {
+        let n: usize = ioc
+            .meta
+            .place
+            .strip_prefix("line ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            lines[n - 1].contains(ioc.meta.original.as_str()),
+            "{}: {:?} is not on that line: {:?}",
+            ioc.meta.place,
+            ioc.meta.original,
+            lines[n - 1]
+        );
+    }
 }
 
 fn merge(into: &mut Parsed, from: Parsed) {
@@ -242,11 +262,11 @@ fn event_json_files_and_list() {
             parse(FeedFormat::MispEvent, &read(&path), None).unwrap(),
         );
     }
-    check("event", &all, true);
+    check(&f, "event", &all, true);
     let list = f.dir.join(form["list"].as_str().unwrap());
     assert_eq!(detected(&list), Some(FeedFormat::MispEvent));
     let parsed = parse(FeedFormat::MispEvent, &read(&list), None).unwrap();
-    check("event", &parsed, true);
+    check(&f, "event", &parsed, true);
     assert!(
         parsed
             .iocs
@@ -261,7 +281,7 @@ fn attributes_rest_search() {
     let path = f.dir.join("attributes.json");
     assert_eq!(detected(&path), Some(FeedFormat::MispAttributes));
     let parsed = parse(FeedFormat::MispAttributes, &read(&path), None).unwrap();
-    check("attributes", &parsed, true);
+    check(&f, "attributes", &parsed, true);
 }
 
 #[test]
@@ -314,7 +334,7 @@ fn feed_made_by_pymisp() {
         );
         merge(&mut all, parsed);
     }
-    check("feed", &all, true);
+    check(&f, "feed", &all, true);
 }
 
 #[test]
@@ -322,8 +342,10 @@ fn csv_export() {
     let f = fixtures();
     let path = f.dir.join("export.csv");
     assert_eq!(detected(&path), Some(FeedFormat::MispCsv));
-    let parsed = parse(FeedFormat::MispCsv, &read(&path), None).unwrap();
-    check("csv", &parsed, true);
+    let text = read(&path);
+    let parsed = parse(FeedFormat::MispCsv, &text, None).unwrap();
+    check(&f, "csv", &parsed, true);
+    assert_lines_hold_values(&text, &parsed);
 }
 
 #[test]
@@ -331,16 +353,19 @@ fn text_export() {
     let f = fixtures();
     let path = f.dir.join("export.txt");
     assert_eq!(detected(&path), Some(FeedFormat::List));
+    let text = read(&path);
     for format in [FeedFormat::MispText, FeedFormat::List] {
-        let parsed = parse(format, &read(&path), None).unwrap();
-        check("text", &parsed, false);
+        let parsed = parse(format, &text, None).unwrap();
+        check(&f, "text", &parsed, false);
+        assert_lines_hold_values(&text, &parsed);
     }
 }
 
 #[test]
 fn forms_agree() {
     // Every form that has the attribute types gives the same indicator set.
-    let forms = &fixtures().expected["forms"];
+    let f = fixtures();
+    let forms = &f.expected["forms"];
     let set = |form: &str| {
         let mut v: Vec<(String, String)> = forms[form]["iocs"]
             .as_array()

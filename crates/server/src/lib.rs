@@ -491,8 +491,12 @@ pub async fn serve(
                 .map_err(|e| {
                     ServeError::Tls(format!("{} / {}: {e}", cert.display(), key.display()))
                 })?;
-            let mut server = axum_server::from_tcp_rustls(listener, config)
+            // No Nagle delay: a streamed answer's last small chunk goes out at once.
+            let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+                .acceptor(axum_server::accept::NoDelayAcceptor::new());
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(listen_err)?
+                .acceptor(acceptor)
                 .handle(handle);
             tune(server.http_builder());
             ready(bound);
@@ -501,6 +505,7 @@ pub async fn serve(
         None => {
             let mut server = axum_server::from_tcp(listener)
                 .map_err(listen_err)?
+                .acceptor(axum_server::accept::NoDelayAcceptor::new())
                 .handle(handle);
             tune(server.http_builder());
             ready(bound);

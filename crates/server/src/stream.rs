@@ -18,6 +18,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::error::ApiError;
 
+/// Page cache of each pooled read connection, MiB.
+const READER_CACHE_MIB: u32 = 8;
+
 /// Flush to the client every this many bytes.
 const CHUNK: usize = 32 * 1024;
 
@@ -61,10 +64,17 @@ impl StorePool {
             .pop();
         match idle {
             Some(s) => Ok(s),
-            None => SqliteStore::open(&self.path).map_err(|e| {
-                tracing::error!("opening the store {}: {e}", self.path.display());
-                ApiError::internal("the store cannot be opened")
-            }),
+            None => {
+                let store = SqliteStore::open(&self.path).map_err(|e| {
+                    tracing::error!("opening the store {}: {e}", self.path.display());
+                    ApiError::internal("the store cannot be opened")
+                })?;
+                // Many readers at once: a modest cache each (the OS page cache is shared).
+                if let Err(e) = store.set_cache_mib(READER_CACHE_MIB) {
+                    tracing::warn!("setting the reader cache: {e}");
+                }
+                Ok(store)
+            }
         }
     }
 

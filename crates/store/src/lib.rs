@@ -204,6 +204,17 @@ impl SqliteStore {
         &self.conn
     }
 
+    /// Sets this connection's page cache (readers that run many at once, like the HTTP
+    /// server's pool, want less than the 64 MiB a writer gets).
+    ///
+    /// # Errors
+    /// On SQLite failure.
+    pub fn set_cache_mib(&self, mib: u32) -> Result<(), QueryError> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(mib) * 1024)?;
+        Ok(())
+    }
+
     /// Checks the store can be read (for health checks).
     ///
     /// # Errors

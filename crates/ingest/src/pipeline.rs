@@ -328,12 +328,17 @@ impl Run<'_> {
         self.publish();
         let mut batch = self.agg.take();
         batch.checkpoints = sources.iter().filter_map(Source::checkpoint).collect();
-        self.last_flush = Instant::now();
         if batch.is_empty() {
+            self.last_flush = Instant::now();
             return Ok(());
         }
         self.report.batches += 1;
-        self.writer.send(batch).map_err(|_| Error::WriterGone)
+        let sent = self.writer.send(batch).map_err(|_| Error::WriterGone);
+        // The interval runs from when the writer took the batch: the hand-over waits for
+        // the previous commit, and timing from before it would make a following ingest
+        // that lags behind flush after every read turn, in small, slow batches.
+        self.last_flush = Instant::now();
+        sent
     }
 
     /// Reads up to `budget` lines of one source; returns how many, and whether it hit EOF.

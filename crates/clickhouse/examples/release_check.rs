@@ -100,7 +100,7 @@ fn data() -> Vec<Batch> {
 
 fn queries() -> Vec<String> {
     let n = |s: &str| Name::new(s).unwrap();
-    let names = vec![
+    let names = [
         NameSelector::Exact(n("www.example.com")),
         NameSelector::Exact(n("evil'co.de")),
         NameSelector::Subdomains(Name::root()),

@@ -156,7 +156,8 @@ impl ClickHouseStore {
 
     /// Drops the monthly partitions of tuples and negative answers before the month of
     /// `older_than`, and those of client sightings before the month of
-    /// `clients_older_than` (or `older_than`). The counts are of the keys (per sensor)
+    /// `clients_older_than` (or `older_than`), and the batch receipts received before the
+    /// month of `older_than`. The counts are of the keys (per sensor)
     /// that had sightings in the dropped months; `names` is how many fewer distinct
     /// names the store holds afterwards. See the module doc for how this differs from
     /// SQLite's row-wise prune.
@@ -180,7 +181,10 @@ impl ClickHouseStore {
             )?;
             stats.negatives =
                 self.distinct_keys("negatives", "rev_name, qtype, rcode, sensor", &cond)?;
-            self.drop_before(&["tuples", "tuples_by_answer", "negatives"], m)?;
+            // Receipts received before the cutoff month go too: a batch spooled that long
+            // ago and replayed now would be counted again, a risk accepted for a bounded
+            // receipts table.
+            self.drop_before(&["tuples", "tuples_by_answer", "negatives", "receipts"], m)?;
         }
         if let Some(t) = clients_older_than.or(older_than) {
             let m = prune_cutoff_month(t);

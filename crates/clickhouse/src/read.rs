@@ -263,19 +263,19 @@ fn negative_query(sel: &Selector, filter: &TupleFilter) -> Result<Query, Error> 
 }
 
 /// Reads the fields of one result row.
-struct Fields<'a>(&'a [Vec<u8>]);
+pub(crate) struct Fields<'a>(pub(crate) &'a [Vec<u8>]);
 
 impl Fields<'_> {
-    fn bytes(&self, i: usize) -> Result<&[u8], Error> {
+    pub(crate) fn bytes(&self, i: usize) -> Result<&[u8], Error> {
         self.0.get(i).map(Vec::as_slice).ok_or_else(|| {
             Error::Protocol(format!("row has {} fields, wanted {}", self.0.len(), i + 1))
         })
     }
-    fn text(&self, i: usize) -> Result<String, Error> {
+    pub(crate) fn text(&self, i: usize) -> Result<String, Error> {
         String::from_utf8(self.bytes(i)?.to_vec())
             .map_err(|_| Error::Protocol("text field is not UTF-8".into()))
     }
-    fn num<T: std::str::FromStr>(&self, i: usize) -> Result<T, Error> {
+    pub(crate) fn num<T: std::str::FromStr>(&self, i: usize) -> Result<T, Error> {
         std::str::from_utf8(self.bytes(i)?)
             .ok()
             .and_then(|s| s.parse().ok())

@@ -9,6 +9,11 @@
 //! and `<name>` becomes a `Distributed` table over it, so the rest of this crate reads and
 //! writes the same names in both deployments. Landing tables are sharded by `batch_id`:
 //! a whole batch lands on one shard, whose receipts then cover all of it (see `write.rs`).
+//!
+//! Each landing table feeds exactly one data view and one receipt view, and the receipt
+//! view's name sorts after the data view's: 18.16 runs the views of an INSERT in name
+//! order and stops at the first that fails (checked), so a receipt is only written after
+//! its rows.
 
 use crate::Error;
 use crate::http::Http;
@@ -84,8 +89,13 @@ fn tables_v1() -> Vec<Table> {
         landing(
             "tuples_in",
             "rrname String, rev_name String, rrtype UInt16, rdata String, rdata_key String, \
-             target String, answer_kind UInt8, answer String, \
-             t_first Int64, t_last Int64, n UInt64, ttl_seen Int64",
+             target String, t_first Int64, t_last Int64, n UInt64, ttl_seen Int64",
+        ),
+        landing(
+            "answers_in",
+            "answer_kind UInt8, answer String, rrname String, rrtype UInt16, rdata String, \
+             rdata_key String, target String, t_first Int64, t_last Int64, n UInt64, \
+             ttl_seen Int64",
         ),
         landing(
             "negatives_in",
@@ -94,6 +104,11 @@ fn tables_v1() -> Vec<Table> {
         ),
         landing(
             "clients_in",
+            "qname String, rev_name String, client String, qtype UInt16, \
+             t_first Int64, t_last Int64, n UInt64",
+        ),
+        landing(
+            "client_index_in",
             "qname String, rev_name String, client String, qtype UInt16, \
              t_first Int64, t_last Int64, n UInt64",
         ),
@@ -181,15 +196,15 @@ fn views_v1() -> Vec<View> {
             tail: "GROUP BY month, rev_name, rrname, rrtype, rdata_key, target, rdata, sensor",
         },
         View {
-            name: "tuples_by_answer_mv",
+            name: "answers_mv",
             to: "tuples_by_answer",
-            from: "tuples_in",
+            from: "answers_in",
             select: format!(
                 "month, answer_kind, answer, rrname, rrtype, rdata_key, target, rdata, \
                  sensor, {STATE_EXPRS}, maxState(ttl_seen) AS ttl"
             ),
-            tail: "WHERE answer_kind != 0 GROUP BY month, answer_kind, answer, rrname, rrtype, \
-                   rdata_key, target, rdata, sensor",
+            tail: "GROUP BY month, answer_kind, answer, rrname, rrtype, rdata_key, target, \
+                   rdata, sensor",
         },
         View {
             name: "negatives_mv",
@@ -206,15 +221,21 @@ fn views_v1() -> Vec<View> {
             tail: "GROUP BY month, rev_name, qname, client, qtype, sensor",
         },
         View {
-            name: "clients_by_client_mv",
+            name: "client_index_mv",
             to: "clients_by_client",
-            from: "clients_in",
+            from: "client_index_in",
             select: format!("month, client, qname, qtype, sensor, {STATE_EXPRS}"),
             tail: "GROUP BY month, client, qname, qtype, sensor",
         },
         receipt("tuples_receipts_mv", "tuples_in", "tuples"),
+        receipt("answers_receipts_mv", "answers_in", "answers"),
         receipt("negatives_receipts_mv", "negatives_in", "negatives"),
         receipt("clients_receipts_mv", "clients_in", "clients"),
+        receipt(
+            "client_index_receipts_mv",
+            "client_index_in",
+            "client_index",
+        ),
     ]
 }
 
@@ -328,6 +349,31 @@ mod tests {
         assert!(tuples.contains("AggregatingMergeTree() PARTITION BY month"));
         assert!(tuples.contains("ORDER BY (rev_name,"));
         assert!(statements(2, "pdns", None).is_empty());
+    }
+
+    #[test]
+    fn one_data_view_per_landing_table_and_its_receipt_last() {
+        let views = views_v1();
+        for t in tables_v1()
+            .iter()
+            .filter(|t| matches!(t.engine, Engine::Null))
+        {
+            let on: Vec<&View> = views.iter().filter(|v| v.from == t.name).collect();
+            assert_eq!(on.len(), 2, "{}", t.name);
+            let (data, receipt) = if on[0].to == "receipts" {
+                (on[1], on[0])
+            } else {
+                (on[0], on[1])
+            };
+            assert_eq!(receipt.to, "receipts");
+            assert_ne!(data.to, "receipts");
+            assert!(
+                receipt.name > data.name,
+                "{} must sort after {}",
+                receipt.name,
+                data.name
+            );
+        }
     }
 
     #[test]

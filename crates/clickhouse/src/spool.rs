@@ -1,11 +1,15 @@
 //! A bounded on-disk spool in front of the store, for when ClickHouse is down or slow.
 //!
-//! Every batch gets its [`BatchId`] when it is submitted. A batch goes straight to the
-//! store while the spool is empty and the store answers; otherwise it is written to a file
-//! in `--spool-dir` (`<seq>-<nonce>.batch`, JSON, written to a temporary name, synced and
-//! renamed, so a crash leaves either the whole file or none). Files are replayed in name
-//! order (= submission order), oldest first, with exponential back-off between failed
-//! attempts; a file is deleted only after the store took the batch. A replay after a lost
+//! Two forms: [`Spool`] works in the caller's thread (file ingest); [`BackgroundSpool`]
+//! spools every batch and lets a writer thread feed the store, so a slow store never holds
+//! up the caller (live capture). Both use the same files and rules.
+//!
+//! Every batch gets its [`BatchId`] when it is submitted. With [`Spool`], a batch goes
+//! straight to the store while the spool is empty and the store answers; otherwise it is
+//! written to a file in `--spool-dir` (`<seq>-<nonce>.batch`, JSON, written to a temporary
+//! name, synced and renamed, so a crash leaves either the whole file or none). Files are
+//! replayed in name order (= submission order), oldest first, with exponential back-off
+//! between failed attempts; a file is deleted only after the store took the batch. A replay after a lost
 //! answer sends the same id again, which the store counts once
 //! ([`ClickHouseStore::write_batch_with_id`]).
 //!
@@ -146,28 +150,8 @@ impl<S: BatchSink> Spool<S> {
     /// # Errors
     /// When the directory cannot be created or read.
     pub fn open(sink: S, cfg: SpoolConfig) -> Result<Self, SpoolError> {
-        std::fs::create_dir_all(&cfg.dir).map_err(io(&cfg.dir))?;
-        let mut files = Vec::new();
-        for e in std::fs::read_dir(&cfg.dir).map_err(io(&cfg.dir))? {
-            let e = e.map_err(io(&cfg.dir))?;
-            let path = e.path();
-            match path.extension().and_then(|x| x.to_str()) {
-                Some(SUFFIX) => {
-                    let len = e.metadata().map_err(io(&path))?.len();
-                    files.push((path, len));
-                }
-                Some("tmp") => {
-                    // A write cut short: its batch was never acknowledged as spooled.
-                    let _ = std::fs::remove_file(&path);
-                }
-                _ => {}
-            }
-        }
-        files.sort();
+        let files = scan_dir(&cfg.dir)?;
         let bytes = files.iter().map(|(_, n)| n).sum();
-        if !files.is_empty() {
-            tracing::warn!(files = files.len(), bytes, dir = %cfg.dir.display(), "spooled batches from an earlier run: replaying them first");
-        }
         Ok(Self {
             sink,
             backoff: cfg.backoff_min,
@@ -268,19 +252,7 @@ impl<S: BatchSink> Spool<S> {
                 }
             }
         }
-        let name = format!("{:020}-{}.{SUFFIX}", id.seq, id.nonce);
-        let path = self.cfg.dir.join(&name);
-        let tmp = self.cfg.dir.join(format!("{name}.tmp"));
-        {
-            use std::io::Write as _;
-            let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&data).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        if let Ok(d) = std::fs::File::open(&self.cfg.dir) {
-            let _ = d.sync_all();
-        }
+        let path = write_file(&self.cfg.dir, id, &data)?;
         self.pending.push_back((path, size));
         self.bytes += size;
         self.stats.spooled += 1;
@@ -352,6 +324,292 @@ impl<S: BatchSink> Spool<S> {
                 wake.saturating_duration_since(now)
                     .max(Duration::from_millis(10)),
             );
+        }
+    }
+}
+
+/// Writes a batch file: temporary name, synced, renamed, directory synced.
+fn write_file(dir: &Path, id: &BatchId, data: &[u8]) -> Result<PathBuf, SpoolError> {
+    use std::io::Write as _;
+    let name = format!("{:020}-{}.{SUFFIX}", id.seq, id.nonce);
+    let path = dir.join(&name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(data).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io(&path))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(path)
+}
+
+/// The spool files a previous run left, oldest first (removing half-written ones).
+fn scan_dir(dir: &Path) -> Result<Vec<(PathBuf, u64)>, SpoolError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).map_err(io(dir))? {
+        let e = e.map_err(io(dir))?;
+        let path = e.path();
+        match path.extension().and_then(|x| x.to_str()) {
+            Some(SUFFIX) => {
+                let len = e.metadata().map_err(io(&path))?.len();
+                files.push((path, len));
+            }
+            Some("tmp") => {
+                // A write cut short: its batch was never acknowledged as spooled.
+                let _ = std::fs::remove_file(&path);
+            }
+            _ => {}
+        }
+    }
+    files.sort();
+    if !files.is_empty() {
+        tracing::warn!(files = files.len(), dir = %dir.display(), "spooled batches from an earlier run: replaying them first");
+    }
+    Ok(files)
+}
+
+/// The spool with its own writer thread: every batch is written to the spool directory
+/// first (a file write and an fsync), and the thread hands the files to the store in
+/// order, with back-off while it fails. A slow or absent ClickHouse never holds up the
+/// caller until the spool is full; then [`WhenFull`] decides (the caller waits, or the
+/// batch is dropped and counted). This is the form for live capture; [`Spool`] writes in
+/// the caller's thread and suits file ingest.
+///
+/// Stats: `spooled` counts the batches accepted, `replayed` those the store took.
+/// Dropping it stops the thread after the write in progress; files not yet taken stay
+/// in the directory for the next start.
+#[derive(Debug)]
+pub struct BackgroundSpool {
+    shared: std::sync::Arc<Shared>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: std::sync::Mutex<State>,
+    changed: std::sync::Condvar,
+    cfg: SpoolConfig,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    pending: VecDeque<(PathBuf, u64)>,
+    bytes: u64,
+    stats: SpoolStats,
+    stop: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl BackgroundSpool {
+    /// Picks up the files of an earlier run and starts the writer thread.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or read, or the thread cannot start.
+    pub fn start<S: BatchSink + Send + 'static>(
+        sink: S,
+        cfg: SpoolConfig,
+    ) -> Result<Self, SpoolError> {
+        let files = scan_dir(&cfg.dir)?;
+        let state = State {
+            bytes: files.iter().map(|(_, n)| n).sum(),
+            pending: files.into(),
+            ..State::default()
+        };
+        let shared = std::sync::Arc::new(Shared {
+            state: std::sync::Mutex::new(state),
+            changed: std::sync::Condvar::new(),
+            cfg,
+        });
+        let worker = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("clickhouse-spool".into())
+            .spawn(move || writer(&worker, sink))
+            .map_err(|e| SpoolError::Io {
+                path: shared.cfg.dir.clone(),
+                source: e,
+            })?;
+        Ok(Self {
+            shared,
+            handle: Some(handle),
+        })
+    }
+
+    /// Spools a batch for the writer thread (or drops it, see [`WhenFull`]).
+    ///
+    /// # Errors
+    /// When the spool file cannot be written (the batch is then not accepted).
+    pub fn submit(&self, batch: &Batch) -> Result<Submitted, SpoolError> {
+        let id = BatchId::new()?;
+        let data = encode(&id, batch);
+        let size = data.len() as u64;
+        let sh = &self.shared;
+        let mut st = sh.lock();
+        let mut warned = false;
+        while !st.pending.is_empty() && st.bytes + size > sh.cfg.max_bytes {
+            match sh.cfg.when_full {
+                WhenFull::DropNewest => {
+                    st.stats.dropped += 1;
+                    st.stats.dropped_tuples += batch.tuples.len() as u64;
+                    tracing::error!(
+                        dropped_batches = st.stats.dropped,
+                        dropped_tuples = st.stats.dropped_tuples,
+                        spool_bytes = st.bytes,
+                        "SPOOL FULL: clickhouse is not taking batches; dropping this batch"
+                    );
+                    return Ok(Submitted::Dropped);
+                }
+                WhenFull::Block => {
+                    if !warned {
+                        tracing::error!(
+                            spool_bytes = st.bytes,
+                            "SPOOL FULL: waiting for clickhouse to take spooled batches"
+                        );
+                        warned = true;
+                    }
+                    st = sh
+                        .changed
+                        .wait(st)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+        }
+        // Under the lock, so files are queued in the order they were accepted.
+        let path = write_file(&sh.cfg.dir, &id, &data)?;
+        st.pending.push_back((path, size));
+        st.bytes += size;
+        st.stats.spooled += 1;
+        sh.changed.notify_all();
+        Ok(Submitted::Spooled)
+    }
+
+    /// Waits until the store took every spooled batch, or `within` passed. True when the
+    /// spool is empty.
+    #[must_use]
+    pub fn flush(&self, within: Duration) -> bool {
+        let end = Instant::now() + within;
+        let mut st = self.shared.lock();
+        while !st.pending.is_empty() {
+            let now = Instant::now();
+            if now >= end {
+                return false;
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, end - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+
+    #[must_use]
+    pub fn stats(&self) -> SpoolStats {
+        self.shared.lock().stats
+    }
+
+    /// Spooled batches and their bytes.
+    #[must_use]
+    pub fn pending(&self) -> (usize, u64) {
+        let st = self.shared.lock();
+        (st.pending.len(), st.bytes)
+    }
+}
+
+impl Drop for BackgroundSpool {
+    fn drop(&mut self) {
+        self.shared.lock().stop = true;
+        self.shared.changed.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The writer thread: the oldest file to the store, again and again.
+fn writer<S: BatchSink>(sh: &Shared, mut sink: S) {
+    let mut backoff = sh.cfg.backoff_min;
+    loop {
+        let (path, size) = {
+            let mut st = sh.lock();
+            while st.pending.is_empty() && !st.stop {
+                st = sh
+                    .changed
+                    .wait(st)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            if st.stop {
+                return;
+            }
+            match st.pending.front() {
+                Some(f) => f.clone(),
+                None => continue,
+            }
+        };
+        let decoded = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode(&b));
+        let outcome = match decoded {
+            Err(why) => {
+                tracing::error!(path = %path.display(), why, "unreadable spool file: set aside as *.bad");
+                let _ = std::fs::rename(&path, path.with_extension("bad"));
+                Some(true)
+            }
+            Ok((id, batch)) => match sink.write(&id, &batch) {
+                Ok(()) => {
+                    if let Err(e) = std::fs::remove_file(&path) {
+                        // Left behind, it would be replayed (and skipped by its receipts).
+                        tracing::error!(path = %path.display(), error = %e, "cannot remove a stored spool file");
+                    }
+                    Some(false)
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis(), "clickhouse write failed: keeping the batch spooled");
+                    None
+                }
+            },
+        };
+        let mut st = sh.lock();
+        match outcome {
+            Some(unreadable) => {
+                st.pending.pop_front();
+                st.bytes = st.bytes.saturating_sub(size);
+                if unreadable {
+                    st.stats.unreadable += 1;
+                } else {
+                    st.stats.replayed += 1;
+                }
+                backoff = sh.cfg.backoff_min;
+                sh.changed.notify_all();
+            }
+            None => {
+                st.stats.failures += 1;
+                // New batches wake the condition too: wait out the whole back-off.
+                let until = Instant::now() + backoff;
+                while !st.stop {
+                    let now = Instant::now();
+                    if now >= until {
+                        break;
+                    }
+                    st = sh
+                        .changed
+                        .wait_timeout(st, until - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+                backoff = (backoff * 2).min(sh.cfg.backoff_max);
+            }
         }
     }
 }
@@ -534,6 +792,16 @@ mod tests {
         }
     }
 
+    /// A store that answers after 300 ms.
+    struct Slow(Fake);
+
+    impl BatchSink for Slow {
+        fn write(&mut self, id: &BatchId, batch: &Batch) -> Result<(), Error> {
+            std::thread::sleep(Duration::from_millis(300));
+            self.0.write(id, batch)
+        }
+    }
+
     fn batch(n: u64) -> Batch {
         let key = TupleKey {
             sensor_id: Some("s1".into()),
@@ -659,6 +927,81 @@ mod tests {
         t.join().unwrap();
         assert!(spool.flush(Duration::from_secs(5)).unwrap());
         assert_eq!(spool.stats().dropped, 0);
+    }
+
+    #[test]
+    fn background_keeps_order_once_and_never_waits_on_a_slow_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake = Fake::default();
+        *fake.down.lock().unwrap() = true;
+        let spool = BackgroundSpool::start(fake.clone(), cfg(dir.path(), 1 << 20, WhenFull::Block))
+            .unwrap();
+        for n in 1..=5 {
+            assert_eq!(spool.submit(&batch(n)).unwrap(), Submitted::Spooled);
+        }
+        assert!(!spool.flush(Duration::from_millis(50)));
+        *fake.down.lock().unwrap() = false;
+        assert!(spool.flush(Duration::from_secs(5)));
+        let counts: Vec<u64> = fake.seen.lock().unwrap().iter().map(|(_, n)| *n).collect();
+        assert_eq!(counts, vec![1, 2, 3, 4, 5]);
+        let s = spool.stats();
+        assert_eq!((s.spooled, s.replayed, s.dropped), (5, 5, 0));
+        assert!(s.failures >= 1);
+
+        // A store that takes 300 ms a batch: submitting does not wait for it.
+        let slow = Slow(fake.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let spool =
+            BackgroundSpool::start(slow, cfg(dir.path(), 1 << 20, WhenFull::Block)).unwrap();
+        let start = Instant::now();
+        for n in 6..=8 {
+            spool.submit(&batch(n)).unwrap();
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
+        );
+        assert!(spool.flush(Duration::from_secs(5)));
+        let counts: Vec<u64> = fake.seen.lock().unwrap().iter().map(|(_, n)| *n).collect();
+        assert_eq!(counts, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn background_full_spool_drops_or_blocks() {
+        let fake = Fake::default();
+        *fake.down.lock().unwrap() = true;
+        let one = encode(&BatchId::new().unwrap(), &batch(1)).len() as u64;
+        let dir = tempfile::tempdir().unwrap();
+        let spool = BackgroundSpool::start(
+            fake.clone(),
+            cfg(dir.path(), one * 2 + 10, WhenFull::DropNewest),
+        )
+        .unwrap();
+        assert_eq!(spool.submit(&batch(1)).unwrap(), Submitted::Spooled);
+        assert_eq!(spool.submit(&batch(2)).unwrap(), Submitted::Spooled);
+        assert_eq!(spool.submit(&batch(3)).unwrap(), Submitted::Dropped);
+        assert_eq!(spool.stats().dropped, 1);
+        drop(spool);
+        // The two accepted batches are still on disk for the next start.
+        assert_eq!(scan_dir(dir.path()).unwrap().len(), 2);
+
+        let dir = tempfile::tempdir().unwrap();
+        let spool =
+            BackgroundSpool::start(fake.clone(), cfg(dir.path(), one * 2 + 10, WhenFull::Block))
+                .unwrap();
+        spool.submit(&batch(1)).unwrap();
+        spool.submit(&batch(2)).unwrap();
+        let down = fake.down.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            *down.lock().unwrap() = false;
+        });
+        let start = Instant::now();
+        assert_eq!(spool.submit(&batch(3)).unwrap(), Submitted::Spooled);
+        assert!(start.elapsed() >= Duration::from_millis(150));
+        t.join().unwrap();
+        assert!(spool.flush(Duration::from_secs(5)));
     }
 
     #[test]

@@ -178,7 +178,9 @@ impl Tsv {
 }
 
 const TUPLE_COLUMNS: &str = "batch_id, month, sensor, rrname, rev_name, rrtype, rdata, rdata_key, \
-                             target, answer_kind, answer, t_first, t_last, n, ttl_seen";
+                             target, t_first, t_last, n, ttl_seen";
+const ANSWER_COLUMNS: &str = "batch_id, month, sensor, answer_kind, answer, rrname, rrtype, rdata, \
+                              rdata_key, target, t_first, t_last, n, ttl_seen";
 const NEGATIVE_COLUMNS: &str =
     "batch_id, month, sensor, qname, rev_name, qtype, rcode, t_first, t_last, n";
 const CLIENT_COLUMNS: &str =
@@ -197,8 +199,31 @@ fn tuples_body(id: &str, batch: &Batch) -> Vec<u8> {
             .field(l.rdata.as_bytes())
             .field(&l.rdata_key)
             .field(l.target.as_bytes())
+            .num(v.time_first)
+            .num(v.time_last)
+            .num(v.count)
+            .num(v.ttl.map_or(-1, i64::from));
+        t.end();
+    }
+    t.body
+}
+
+/// The rows of `tuples_by_answer`: tuples with an address or a target name.
+fn answers_body(id: &str, batch: &Batch) -> Vec<u8> {
+    let mut t = Tsv::default();
+    for (k, v) in &batch.tuples {
+        let l = layout(k.rrtype, &k.rdata);
+        if l.answer_kind == 0 {
+            continue;
+        }
+        t.start(id, v, &k.sensor_id)
             .num(l.answer_kind)
             .field(&l.answer)
+            .field(k.rrname.as_str().as_bytes())
+            .num(k.rrtype.0)
+            .field(l.rdata.as_bytes())
+            .field(&l.rdata_key)
+            .field(l.target.as_bytes())
             .num(v.time_first)
             .num(v.time_last)
             .num(v.count)
@@ -258,6 +283,40 @@ fn checkpoints_body(version: u64, batch: &Batch) -> Vec<u8> {
     t.body
 }
 
+/// The parts of a batch in write order: receipt part name, landing table, columns and
+/// TabSeparated body (empty: nothing to write). Each is one INSERT into a landing table
+/// with one data view; checkpoints go last.
+fn parts(key: &str, batch: &Batch) -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)> {
+    let clients = clients_body(key, batch);
+    vec![
+        (
+            "tuples",
+            "tuples_in",
+            TUPLE_COLUMNS,
+            tuples_body(key, batch),
+        ),
+        (
+            "answers",
+            "answers_in",
+            ANSWER_COLUMNS,
+            answers_body(key, batch),
+        ),
+        (
+            "negatives",
+            "negatives_in",
+            NEGATIVE_COLUMNS,
+            negatives_body(key, batch),
+        ),
+        (
+            "client_index",
+            "client_index_in",
+            CLIENT_COLUMNS,
+            clients.clone(),
+        ),
+        ("clients", "clients_in", CLIENT_COLUMNS, clients),
+    ]
+}
+
 /// Columns that hold numbers (written bare in VALUES).
 const NUMERIC: &[&str] = &[
     "month",
@@ -283,20 +342,15 @@ const NUMERIC: &[&str] = &[
 #[must_use]
 pub fn insert_statements(id: &BatchId, batch: &Batch) -> Vec<String> {
     let key = id.key();
-    let parts = [
-        ("tuples_in", TUPLE_COLUMNS, tuples_body(&key, batch)),
-        (
-            "negatives_in",
-            NEGATIVE_COLUMNS,
-            negatives_body(&key, batch),
-        ),
-        ("clients_in", CLIENT_COLUMNS, clients_body(&key, batch)),
-        (
-            "checkpoints",
-            CHECKPOINT_COLUMNS,
-            checkpoints_body(id.seq, batch),
-        ),
-    ];
+    let mut parts: Vec<(&str, &str, Vec<u8>)> = parts(&key, batch)
+        .into_iter()
+        .map(|(_, table, columns, body)| (table, columns, body))
+        .collect();
+    parts.push((
+        "checkpoints",
+        CHECKPOINT_COLUMNS,
+        checkpoints_body(id.seq, batch),
+    ));
     let mut out = Vec::new();
     for (table, columns, body) in parts {
         if body.is_empty() {
@@ -349,23 +403,28 @@ impl ClickHouseStore {
     /// # Errors
     /// When the server fails.
     pub fn write_batch(&mut self, batch: &Batch) -> Result<WriteStats, Error> {
+        // A fresh id has no receipts yet: no need to look them up.
         let id = BatchId::new()?;
-        self.write_batch_with_id(&id, batch)
+        self.write_parts(&id, batch, false)
     }
 
     /// Writes a batch; a batch id already written (all of it, or some of its parts) has
     /// only its missing parts written. Parts go in order tuples, negatives, clients, and
     /// the checkpoints last, so a checkpoint is never ahead of the data.
     ///
-    /// What holds: each part is one INSERT into a `Null` landing table, one block (at
-    /// most [`crate::http::MAX_INSERT_BLOCK_ROWS`] rows); its materialized views write the
-    /// merged rows and the receipt within that INSERT. A lost answer, a dropped
-    /// connection, a timeout or a server restart between INSERTs leave each part either
-    /// in with its receipt or not in at all, so a retry with the same id counts every
-    /// sighting once. Not covered: a server crash in the middle of one INSERT, between
-    /// its views (one view's part written, another's not): ClickHouse has no transaction
-    /// across tables. On a cluster with `Replicated*` tables, the same retried block is
-    /// also deduplicated by the replicas (`insert_deduplicate`).
+    /// What holds: each part (tuples, the answer index, negatives, the client index,
+    /// clients) is one INSERT into its own `Null` landing table, one block (at most
+    /// 16 Mi rows), which feeds one data view and then
+    /// (views run in name order on 18.16, and stop at the first failure) the view that
+    /// writes the part's receipt. A lost answer, a dropped connection, a timeout, a
+    /// server restart between INSERTs, or an INSERT refused by the data table ("too many
+    /// parts") leave each part either in with its receipt or not in at all, so a retry
+    /// with the same id counts every sighting once. Not covered: the data written and the
+    /// receipt not (a crash or a refused write between the two views of one INSERT), which
+    /// a retry counts twice; and a block spread over several monthly partitions is
+    /// several parts, committed one by one. ClickHouse has no transaction across tables
+    /// or parts. On a cluster with `Replicated*` tables, the same retried block is also
+    /// deduplicated by the replicas (`insert_deduplicate`).
     ///
     /// Rows written are counted in `*_new` of the returned stats (ClickHouse cannot tell
     /// new keys from updated ones without a read).
@@ -377,39 +436,43 @@ impl ClickHouseStore {
         id: &BatchId,
         batch: &Batch,
     ) -> Result<WriteStats, Error> {
+        self.write_parts(id, batch, true)
+    }
+
+    fn write_parts(
+        &mut self,
+        id: &BatchId,
+        batch: &Batch,
+        check_receipts: bool,
+    ) -> Result<WriteStats, Error> {
         let key = id.key();
         let mut stats = WriteStats::default();
-        let done: BTreeSet<String> =
-            if batch.tuples.is_empty() && batch.negatives.is_empty() && batch.clients.is_empty() {
-                BTreeSet::new()
-            } else {
-                self.http
-                    .select_all(&format!(
-                        "SELECT part FROM receipts WHERE batch_id = {} GROUP BY part",
-                        lit(&key)
-                    ))?
-                    .into_iter()
-                    .filter_map(|mut r| r.drain(..).next())
-                    .map(|p| String::from_utf8_lossy(&p).into_owned())
-                    .collect()
-            };
-        if !batch.tuples.is_empty() && !done.contains("tuples") {
+        let done: BTreeSet<String> = if !check_receipts
+            || (batch.tuples.is_empty() && batch.negatives.is_empty() && batch.clients.is_empty())
+        {
+            BTreeSet::new()
+        } else {
             self.http
-                .insert("tuples_in", TUPLE_COLUMNS, &tuples_body(&key, batch))?;
-            stats.tuples_new = batch.tuples.len() as u64;
-        }
-        if !batch.negatives.is_empty() && !done.contains("negatives") {
-            self.http.insert(
-                "negatives_in",
-                NEGATIVE_COLUMNS,
-                &negatives_body(&key, batch),
-            )?;
-            stats.negatives_new = batch.negatives.len() as u64;
-        }
-        if !batch.clients.is_empty() && !done.contains("clients") {
-            self.http
-                .insert("clients_in", CLIENT_COLUMNS, &clients_body(&key, batch))?;
-            stats.clients_new = batch.clients.len() as u64;
+                .select_all(&format!(
+                    "SELECT part FROM receipts WHERE batch_id = {} GROUP BY part",
+                    lit(&key)
+                ))?
+                .into_iter()
+                .filter_map(|mut r| r.drain(..).next())
+                .map(|p| String::from_utf8_lossy(&p).into_owned())
+                .collect()
+        };
+        for (part, table, columns, body) in parts(&key, batch) {
+            if body.is_empty() || done.contains(part) {
+                continue;
+            }
+            self.http.insert(table, columns, &body)?;
+            match part {
+                "tuples" => stats.tuples_new = batch.tuples.len() as u64,
+                "negatives" => stats.negatives_new = batch.negatives.len() as u64,
+                "clients" => stats.clients_new = batch.clients.len() as u64,
+                _ => {}
+            }
         }
         if !batch.checkpoints.is_empty() {
             // Idempotent by itself: the same rows again replace themselves.

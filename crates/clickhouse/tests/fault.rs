@@ -219,3 +219,52 @@ fn server_killed_at_a_random_moment() {
     );
     assert_eq!(dump(spool.sink_mut()), want);
 }
+
+/// The same with the writer-thread spool (live capture's form): submitting never waits
+/// for the server, and what it took equals a clean run's.
+#[test]
+fn background_spool_rides_out_a_restart() {
+    use dnsrecall_clickhouse::spool::BackgroundSpool;
+
+    let mut server = common::Server::start();
+    let input = batches(40);
+    let mut clean = server.store("clean");
+    for b in &input {
+        clean.write_batch(b).unwrap();
+    }
+    let want = dump(&mut clean);
+
+    let spool_dir = tempfile::tempdir().unwrap();
+    let url = server.url("faulty");
+    let store = ClickHouseStore::open(&url).unwrap();
+    let store = ClickHouseStore::connect(store.url(), Duration::from_secs(5));
+    let spool = BackgroundSpool::start(store, config(spool_dir.path())).unwrap();
+    for b in &input[..15] {
+        assert_eq!(spool.submit(b).unwrap(), Submitted::Spooled);
+    }
+    server.kill();
+    let start = Instant::now();
+    for b in &input[15..30] {
+        assert_eq!(spool.submit(b).unwrap(), Submitted::Spooled);
+    }
+    let submit_time = start.elapsed();
+    server.restart();
+    for b in &input[30..] {
+        spool.submit(b).unwrap();
+    }
+    assert!(spool.flush(Duration::from_secs(60)), "spool not drained");
+    let s = spool.stats();
+    println!("background spool stats: {s:?}; 15 submits while down took {submit_time:?}");
+    assert_eq!((s.spooled, s.replayed, s.dropped), (40, 40, 0));
+    drop(spool);
+    let mut faulty = ClickHouseStore::open(&url).unwrap();
+    assert_eq!(
+        dump(&mut faulty),
+        want,
+        "stored tuples differ from the clean run's"
+    );
+    assert_eq!(
+        faulty.checkpoint("/logs/stream.log").unwrap(),
+        clean.checkpoint("/logs/stream.log").unwrap()
+    );
+}

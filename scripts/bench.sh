@@ -13,7 +13,7 @@
 # indicators (list and MISP JSON: time, peak RSS), matcher observations/s, ingest lines/s
 # of a 5M-line log without and with the feed (live matching cost), and `dnsrecall hunt`
 # with 100k and 1M indicators over a >= 5M-tuple store (kept in bench-data/intel/hunt,
-# or copied from the serve scenario's base). About 5 GB more in bench-data/intel.
+# or copied from the serve scenario's base). About 4 GB more in bench-data/intel.
 # Needs about 8 GB of free disk in bench-data/ (or $BENCH_DIR); serve about 6 GB more.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -67,8 +67,8 @@ pub struct IntelConfig {
     /// The hunt store is rebuilt when it holds fewer tuples.
     pub min_tuples: u64,
     pub seed: u64,
-    /// Ingest runs without and with the feed, alternated; the best of each is kept (other
-    /// work on the machine only ever slows a run down).
+    /// Ingest runs without and with the feed, in the order A B B A A B ...; the best of
+    /// each is kept (other work on the machine only ever slows a run down).
     pub repeat: u32,
     /// Leave out the ingest comparison / the hunts.
     pub skip_ingest: bool,
@@ -100,6 +100,10 @@ pub struct Proc {
     pub seconds: f64,
     /// Its peak RSS (VmHWM, sampled every 20 ms until it exits), bytes.
     pub peak_rss: Option<u64>,
+    /// CPU time of all its threads, user and system (read from `/proc/PID/stat` every
+    /// 20 ms until it exits), seconds: unlike wall time, hardly changed by other work on
+    /// the machine.
+    pub cpu_seconds: Option<f64>,
 }
 
 /// One ingest run.
@@ -157,11 +161,23 @@ pub struct IntelFigures {
     /// The lines/s of every run, in order.
     pub ingest_rates_plain: Vec<f64>,
     pub ingest_rates_feed: Vec<f64>,
+    /// The CPU seconds of every run's process, in order.
+    pub ingest_cpu_plain: Vec<f64>,
+    pub ingest_cpu_feed: Vec<f64>,
     pub hunt_tuples: u64,
     pub hunts: Vec<HuntRun>,
 }
 
 impl IntelFigures {
+    /// How much more CPU time per line the ingest takes with the feed (whole processes,
+    /// the feed's load at start included), in % of the time without.
+    /// The least of each kind's runs (same log).
+    pub fn ingest_cpu_cost_percent(&self) -> Option<f64> {
+        let min = |v: &[f64]| v.iter().copied().reduce(f64::min);
+        let (a, b) = (min(&self.ingest_cpu_plain)?, min(&self.ingest_cpu_feed)?);
+        (a > 0.0).then(|| (b - a) * 100.0 / a)
+    }
+
     /// How much slower the ingest is with the feed, in % of the rate without.
     pub fn ingest_cost_percent(&self) -> Option<f64> {
         let (a, b) = (self.ingest_plain?, self.ingest_feed?);
@@ -207,10 +223,16 @@ fn run_measured(mut cmd: Command, what: &str, out: &Path, err: &Path) -> Result<
         .spawn()
         .with_context(|| format!("starting {what}"))?;
     let status_path = format!("/proc/{}/status", child.id());
+    let stat_path = format!("/proc/{}/stat", child.id());
     let mut peak = None;
+    let mut cpu = None;
     let status: ExitStatus = loop {
         if let Some(kb) = status_kb(&status_path, "VmHWM:") {
             peak = Some(kb * 1024);
+        }
+        // A zombie's stat still holds its times: the last read is at most 20 ms old.
+        if let Some(c) = cpu_seconds(&stat_path) {
+            cpu = Some(c);
         }
         if let Some(s) = child.try_wait()? {
             break s;
@@ -229,9 +251,21 @@ fn run_measured(mut cmd: Command, what: &str, out: &Path, err: &Path) -> Result<
         Proc {
             seconds,
             peak_rss: peak,
+            cpu_seconds: cpu,
         },
         code,
     ))
+}
+
+/// utime + stime of a process (fields 14 and 15 of `/proc/PID/stat`; USER_HZ is 100 on
+/// Linux).
+fn cpu_seconds(stat_path: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(stat_path).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / 100.0)
 }
 
 fn hash(s: &[u8]) -> u64 {
@@ -363,14 +397,14 @@ fn sample_log(log: &Path, lines: u64) -> Result<Sample> {
         let name = o.rrname.as_str();
         let h = hash(name.as_bytes());
         // 1 in 1000 names (whatever their popularity: mostly long-tail names).
-        if h % 1000 == 0 {
+        if h.is_multiple_of(1000) {
             s.names.entry(h).or_insert_with(|| name.to_owned());
         }
         if let Some((_, parent)) = name.split_once('.')
             && parent.contains('.')
         {
             let hp = hash(parent.as_bytes());
-            if hp % 5000 == 0 {
+            if hp.is_multiple_of(5000) {
                 s.parents.entry(hp).or_insert_with(|| parent.to_owned());
             }
         }
@@ -387,7 +421,7 @@ fn sample_log(log: &Path, lines: u64) -> Result<Sample> {
                 }
             }
             let ha = hash(o.rdata.as_str().as_bytes());
-            if ha % 1000 == 0 {
+            if ha.is_multiple_of(1000) {
                 s.addrs
                     .entry(ha)
                     .or_insert_with(|| o.rdata.as_str().to_owned());
@@ -457,7 +491,7 @@ fn random_ioc(rng: &mut Rng, s: &Sample) -> (String, &'static str) {
         // Host names under a malicious domain.
         28..=55 => {
             let mut host = pick(rng, HOST_LABELS).to_owned();
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 host.push_str(&(rng.next() % 20).to_string());
             }
             (
@@ -473,7 +507,7 @@ fn random_ioc(rng: &mut Rng, s: &Sample) -> (String, &'static str) {
         // Single addresses.
         70..=84 => {
             let a = std::net::Ipv4Addr::from(random_v4(rng, &s.v4_blocks));
-            let t = if rng.next() % 4 == 0 {
+            let t = if rng.next().is_multiple_of(4) {
                 "ip-src"
             } else {
                 "ip-dst"
@@ -946,28 +980,49 @@ pub fn run(cfg: &IntelConfig) -> Result<IntelFigures> {
             Some(o) if o.lines_per_second >= new.lines_per_second => Some(o),
             _ => Some(new),
         };
-        for round in 1..=cfg.repeat.max(1) {
-            eprintln!(
-                "dnsrecall ingest {} without feeds (run {round}) ...",
-                log.display()
-            );
-            let plain = work.join("ingest-plain");
-            let r = ingest(cfg, &plain, &log, None)?;
-            eprintln!("  {:.0} lines/s", r.lines_per_second);
-            f.ingest_rates_plain.push(r.lines_per_second);
-            f.ingest_plain = best(f.ingest_plain, r);
-            remove_dir(&plain)?;
-            eprintln!(
-                "dnsrecall ingest {} with the {}-indicator feed (run {round}) ...",
-                log.display(),
-                cfg.iocs
-            );
-            let fed = work.join("ingest-feed");
-            let r = ingest(cfg, &fed, &log, Some(&list_data))?;
-            eprintln!("  {:.0} lines/s, {} alerts", r.lines_per_second, r.alerts);
-            f.ingest_rates_feed.push(r.lines_per_second);
-            f.ingest_feed = best(f.ingest_feed, r);
-            remove_dir(&fed)?;
+        // Runs go A B B A A B ...: each kind runs as often first as second, so whatever
+        // drifts over the runs (the machine's other work, the disk writing back the store
+        // of the run before) weighs on both alike.
+        for i in 0..2 * cfg.repeat.max(1) {
+            let with_feed = matches!(i % 4, 1 | 2);
+            let round = i / 2 + 1;
+            // Write back what the run before left, so it does not slow this one.
+            let _ = Command::new("sync").status();
+            if with_feed {
+                eprintln!(
+                    "dnsrecall ingest {} with the {}-indicator feed (run {round}) ...",
+                    log.display(),
+                    cfg.iocs
+                );
+                let fed = work.join("ingest-feed");
+                let r = ingest(cfg, &fed, &log, Some(&list_data))?;
+                eprintln!(
+                    "  {:.0} lines/s, {:.1} s CPU, {} alerts",
+                    r.lines_per_second,
+                    r.proc.cpu_seconds.unwrap_or(0.0),
+                    r.alerts
+                );
+                f.ingest_rates_feed.push(r.lines_per_second);
+                f.ingest_cpu_feed.extend(r.proc.cpu_seconds);
+                f.ingest_feed = best(f.ingest_feed, r);
+                remove_dir(&fed)?;
+            } else {
+                eprintln!(
+                    "dnsrecall ingest {} without feeds (run {round}) ...",
+                    log.display()
+                );
+                let plain = work.join("ingest-plain");
+                let r = ingest(cfg, &plain, &log, None)?;
+                eprintln!(
+                    "  {:.0} lines/s, {:.1} s CPU",
+                    r.lines_per_second,
+                    r.proc.cpu_seconds.unwrap_or(0.0)
+                );
+                f.ingest_rates_plain.push(r.lines_per_second);
+                f.ingest_cpu_plain.extend(r.proc.cpu_seconds);
+                f.ingest_plain = best(f.ingest_plain, r);
+                remove_dir(&plain)?;
+            }
         }
     }
 
@@ -1075,12 +1130,24 @@ pub fn print_intel(f: &IntelFigures) {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let rates_1 = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         println!(
-            "  live matching cost: {:.1}% of ingest throughput (target < 20%); best of {} runs each (no feeds: {}; with: {})",
+            "  live matching cost: {:.1}% of ingest throughput (target < 20%); best of {} runs each (lines/s without: {}; with: {})",
             f.ingest_cost_percent().unwrap_or(0.0),
             f.ingest_rates_plain.len(),
             rates(&f.ingest_rates_plain),
             rates(&f.ingest_rates_feed)
+        );
+        println!(
+            "  CPU time of the ingest process: +{:.1}% with the feed (its load included; CPU s without: {}; with: {})",
+            f.ingest_cpu_cost_percent().unwrap_or(0.0),
+            rates_1(&f.ingest_cpu_plain),
+            rates_1(&f.ingest_cpu_feed)
         );
     }
     for h in &f.hunts {
@@ -1125,6 +1192,8 @@ pub fn print_intel(f: &IntelFigures) {
                "ingest_no_feeds": ingest(f.ingest_plain), "ingest_with_feed": ingest(f.ingest_feed),
                "ingest_cost_percent": f.ingest_cost_percent(),
                "ingest_rates_no_feeds": f.ingest_rates_plain, "ingest_rates_with_feed": f.ingest_rates_feed,
+               "ingest_cpu_seconds_no_feeds": f.ingest_cpu_plain, "ingest_cpu_seconds_with_feed": f.ingest_cpu_feed,
+               "ingest_cpu_cost_percent": f.ingest_cpu_cost_percent(),
                "hunt_tuples": f.hunt_tuples, "hunts": hunts})
     );
 }

@@ -83,7 +83,8 @@ struct IntelArgs {
     min_tuples: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Ingest runs without and with the feed, alternated (the best of each counts).
+    /// Ingest runs without and with the feed, in the order A B B A ... (the best of each
+    /// counts).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
     /// Leave out the ingest comparison.

@@ -6,8 +6,9 @@
 //! 2. Each run copies it to `DIR/serve/run` (so runs start from the same data), adds a key
 //!    and starts `dnsrecall serve --listen 127.0.0.1:0` on the copy.
 //! 3. Alongside, a generator thread writes new log lines into `DIR/serve/run/follow.json`
-//!    at `ingest_rate` lines/s, and `dnsrecall ingest --follow` reads them into the same
-//!    store; the rate it achieved is reported from its `--stats-json`.
+//!    at `ingest_rate` lines/s, and `dnsrecall ingest --follow` (default flush interval)
+//!    reads them into the same store; the rate it achieved is reported from its
+//!    `--stats-json`.
 //! 4. A client with `concurrency` connections (tokio + reqwest, HTTP/1.1 keep-alive) sends
 //!    exact, `*.x` and IP lookups through the three API flavours (native `/api/v1/query`
 //!    with `limit=100`, CIRCL `/pdns/query` with `dribble-paginate-count: 100`, DNSDB
@@ -621,8 +622,6 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
             .arg("ingest")
             .arg("--follow")
             .arg("--no-progress")
-            .arg("--flush-interval")
-            .arg("1s")
             .arg("--stats-json")
             .arg(&stats_path)
             .arg(&follow_log)

@@ -62,6 +62,7 @@ fn intel_scenario_runs_and_hits() {
     assert_eq!(plain.alerts, 0);
     assert!(fed.alerts > 0, "ingest with the feed raised no alert");
     assert!(f.ingest_cost_percent().is_some());
+    assert!(f.ingest_cpu_cost_percent().is_some(), "no CPU times read");
 
     assert!(f.hunt_tuples >= 5_000, "{}", f.hunt_tuples);
     assert_eq!(f.hunts.len(), 2);

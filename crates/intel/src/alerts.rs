@@ -353,7 +353,8 @@ impl Watch for Watcher {
             return true;
         }
         self.hits.clear();
-        let (qtype, answer): (RrType, String) = match rec {
+        // Match first; the alert's text is only made for the rare record that hits.
+        let qtype: RrType = match rec {
             Record::Answer(o) => {
                 m.watch.match_answer(
                     o.rrname.as_str(),
@@ -361,14 +362,14 @@ impl Watch for Watcher {
                     o.rdata.as_str(),
                     &mut self.hits,
                 );
-                (o.rrtype, o.rdata.as_str().to_owned())
+                o.rrtype
             }
             Record::Negative(n) => {
                 self.ids.clear();
                 m.watch.match_name(n.qname.as_str(), &mut self.ids);
                 self.hits
                     .extend(self.ids.iter().map(|i| (*i, Via::QueryName)));
-                (n.qtype, n.rcode.to_string())
+                n.qtype
             }
             Record::Tuple(t) => {
                 m.watch.match_answer(
@@ -377,7 +378,7 @@ impl Watch for Watcher {
                     t.key.rdata.as_str(),
                     &mut self.hits,
                 );
-                (t.key.rrtype, t.key.rdata.as_str().to_owned())
+                t.key.rrtype
             }
         };
         if self.hits.is_empty() {
@@ -390,6 +391,11 @@ impl Watch for Watcher {
             r.counters.suppressed.fetch_add(1, Ordering::Relaxed);
             return true;
         }
+        let answer = match rec {
+            Record::Answer(o) => o.rdata.as_str().to_owned(),
+            Record::Negative(n) => n.rcode.to_string(),
+            Record::Tuple(t) => t.key.rdata.as_str().to_owned(),
+        };
         let client = r.client_label(client);
         let now = chrono::Utc::now().timestamp();
         for (id, via) in self.hits.drain(..) {

@@ -3,8 +3,8 @@
 # nsd and dnsutils (dig) serve and query a test zone in crates/cli/tests/live.rs.
 # dnsdbq and PyPI's pypdns (in a venv, /opt/dnsrecall/pyenv or $DNSRECALL_PYENV) are the
 # real API clients of crates/cli/tests/clients.rs.
-# unbound, bind9, the dnstap tool and fstrm-bin are the resolvers and replay tools of
-# crates/cli/tests/dnstap.rs.
+# unbound, bind9, the dnstap tool, fstrm-bin and tcpdump are the resolvers, replay and
+# capture tools of crates/cli/tests/dnstap.rs.
 # clickhouse-server (18.16, /usr/sbin/clickhouse-server) is the real server that
 # crates/clickhouse/tests start on loopback ports with a temporary config.
 # Idempotent: packages already present are kept; Rust comes from rustup only when no cargo
@@ -16,7 +16,7 @@ if command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -q --no-install-recommends \
     build-essential pkg-config ca-certificates curl git sqlite3 procps libpcap-dev \
     nsd dnsutils chromium chromium-driver dnsdbq python3-venv \
-    unbound bind9 golang-github-dnstap-golang-dnstap-cli fstrm-bin \
+    unbound bind9 golang-github-dnstap-golang-dnstap-cli fstrm-bin tcpdump \
     clickhouse-server clickhouse-client >/dev/null
 fi
 pyenv="${DNSRECALL_PYENV:-/opt/dnsrecall/pyenv}"

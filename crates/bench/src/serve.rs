@@ -655,6 +655,9 @@ pub fn run(cfg: &ServeConfig) -> Result<ServeFigures> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    // reqwest may be built with rustls (features unify across the workspace): give it a
+    // crypto provider, as the server does, even though this client speaks plain HTTP.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .no_proxy()
         .pool_max_idle_per_host(cfg.concurrency)

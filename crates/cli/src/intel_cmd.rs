@@ -663,111 +663,13 @@ pub fn run_report(cli: &Cli, config: &Config, args: &ReportArgs) -> Result<u8> {
     let (intel, _) = intel(cli, config)?;
     let (mut store, _) = open_store(cli, config)?;
     let tf = TimeFormat::default();
-    let (headers, rows): (Vec<&str>, Vec<Vec<serde_json::Value>>) = match args.kind.as_str() {
-        "top-clients" | "top-iocs" => {
-            let m = intel.matchers(&args.feeds).map_err(feed_error)?;
-            let mut hits = Vec::new();
-            dnsrecall_intel::hunt::hunt(&mut store, &m, &HuntOptions { since, scan: None }, |h| {
-                hits.push(h)
-            })?;
-            if args.kind == "top-clients" {
-                // (feed, client) -> (count, indicators, last)
-                let mut agg: BTreeMap<
-                    (String, String),
-                    (u64, std::collections::BTreeSet<String>, i64),
-                > = BTreeMap::new();
-                for h in &hits {
-                    let e = m.watch.entry(h.ioc);
-                    let client = h.client.map_or("-".into(), |c| c.to_string());
-                    let a = agg.entry((e.feed.to_string(), client)).or_default();
-                    a.0 += h.count;
-                    a.1.insert(e.ioc.meta.original.clone());
-                    a.2 = a.2.max(h.time_last);
-                }
-                let mut v: Vec<_> = agg.into_iter().collect();
-                v.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
-                (
-                    vec!["feed", "client", "hits", "indicators", "last_seen"],
-                    v.into_iter()
-                        .take(args.limit)
-                        .map(|((feed, client), (n, iocs, last))| {
-                            vec![
-                                json!(feed),
-                                json!(client),
-                                json!(n),
-                                json!(iocs.len()),
-                                json!(tf.format(last)),
-                            ]
-                        })
-                        .collect(),
-                )
-            } else {
-                let mut agg: BTreeMap<
-                    (String, String),
-                    (u64, std::collections::BTreeSet<String>, i64),
-                > = BTreeMap::new();
-                for h in &hits {
-                    let e = m.watch.entry(h.ioc);
-                    let a = agg
-                        .entry((e.ioc.meta.original.clone(), e.feed.to_string()))
-                        .or_default();
-                    a.0 += h.count;
-                    a.1.insert(h.client.map_or("-".into(), |c| c.to_string()));
-                    a.2 = a.2.max(h.time_last);
-                }
-                let mut v: Vec<_> = agg.into_iter().collect();
-                v.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
-                (
-                    vec!["ioc", "feed", "hits", "clients", "last_seen"],
-                    v.into_iter()
-                        .take(args.limit)
-                        .map(|((ioc, feed), (n, clients, last))| {
-                            vec![
-                                json!(ioc),
-                                json!(feed),
-                                json!(n),
-                                json!(clients.len()),
-                                json!(tf.format(last)),
-                            ]
-                        })
-                        .collect(),
-                )
-            }
-        }
-        "top-names" | "new-domains" => {
-            let m = intel.matchers(&[]).map_err(feed_error)?;
-            let mut ids = Vec::new();
-            let keep = |name: &str| {
-                ids.clear();
-                m.suppress.match_name(name, &mut ids);
-                ids.is_empty()
-            };
-            let list = if args.kind == "top-names" {
-                store.top_names(since, args.limit, keep)?
-            } else {
-                store.new_names(since.unwrap_or(0), args.limit, keep)?
-            };
-            (
-                vec!["name", "count", "answers", "first_seen", "last_seen"],
-                list.into_iter()
-                    .map(|n| {
-                        vec![
-                            json!(n.name),
-                            json!(n.count),
-                            json!(n.answers),
-                            json!(tf.format(n.time_first)),
-                            json!(tf.format(n.time_last)),
-                        ]
-                    })
-                    .collect(),
-            )
-        }
-        k => {
-            return Err(usage(format!(
-                "report {k:?}: expected top-clients, top-iocs, top-names or new-domains"
-            )));
-        }
-    };
+    let kind: dnsrecall_intel::report::Kind = args
+        .kind
+        .parse()
+        .map_err(|e: String| usage(format!("report {e}")))?;
+    let m = intel.matchers(&args.feeds).map_err(feed_error)?;
+    let report = dnsrecall_intel::report::report(&mut store, &m, kind, since, args.limit, &tf)?;
+    let (headers, rows) = (report.headers, report.rows);
     let text = match args.format.as_str() {
         "json" => {
             let objs: Vec<serde_json::Value> = rows

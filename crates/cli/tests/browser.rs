@@ -586,6 +586,29 @@ async fn search_pivot_and_clients_in_chromium() {
         .collect();
     assert!(!hunted.is_empty());
     assert_eq!(shown_hits, hunted);
+    // The report charts of the same window: the top client, as `dnsrecall report` says.
+    let top: Value = serde_json::from_str(&run_ok(
+        data,
+        &["report", "top-clients", "--since", "0", "--format", "json"],
+    ))
+    .unwrap();
+    let chart = c
+        .execute(
+            "return [...document.querySelectorAll('#report-top-clients tr')].map((tr) =>
+               [tr.querySelector('th').textContent, tr.querySelector('td.num').textContent,
+                tr.querySelector('svg rect.tl-bar') !== null]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let chart = chart.as_array().unwrap();
+    assert_eq!(chart.len(), top.as_array().unwrap().len().min(10));
+    assert_eq!(chart[0][0], top[0]["client"]);
+    assert_eq!(
+        chart[0][1].as_str().unwrap().replace(',', ""),
+        top[0]["hits"].to_string()
+    );
+    assert_eq!(chart[0][2], true);
     let nav_hidden = c
         .find(Locator::Css("#nav-intel"))
         .await

@@ -10,12 +10,14 @@
 //!   unix:... --listen tcp:127.0.0.1:0` with Debian's `dnstap` tool (`-U` unix socket, `-T`
 //!   TCP) and `fstrm_replay`: both stores hold the same tuples, the replayed one counted
 //!   three times.
-//! * `path_equivalence_sniff_and_dnstap`: the same queries captured on `lo` by
-//!   `dnsrecall sniff -i lo` and received as dnstap at the same time give the same
-//!   `(rrname, rrtype, rdata)` set.
+//! * `dnstap_files_of_real_resolvers`: the files in `testdata/dnstap/` (captured from
+//!   unbound and BIND) read with `dnstap -r`; needs no resolver.
+//! * `path_equivalence_sniff_and_dnstap`: the same queries captured on `lo` (live by
+//!   `dnsrecall sniff -i lo`, and as a pcap by `tcpdump` then read by `sniff -r`) and
+//!   received as dnstap at the same time give the same `(rrname, rrtype, rdata)` set.
 //!
-//! Needs root (the capture on `lo`), nsd, unbound, bind9, dig, the dnstap tool and
-//! fstrm-bin: `scripts/install-deps.sh` installs them. Anything missing fails, never skips.
+//! Needs root (the capture on `lo`), nsd, unbound, bind9, dig, tcpdump, the dnstap tool
+//! and fstrm-bin: `scripts/install-deps.sh` installs them. Anything missing fails, never skips.
 
 mod common;
 
@@ -35,8 +37,8 @@ const CLIENT: &str = "127.0.0.9";
 const ZONE: &str = "dnsrecall.test";
 const SOA: &str = "ns1.dnsrecall.test. hostmaster.dnsrecall.test. 2024060101 3600 900 604800 300";
 const STARTUP: Duration = Duration::from_secs(15);
-const HINT: &str = "this test needs root, nsd, unbound, bind9, dig, the dnstap tool \
-    (golang-github-dnstap-golang-dnstap-cli) and fstrm-bin: scripts/install-deps.sh";
+const HINT: &str = "this test needs root, nsd, unbound, bind9, dig, tcpdump, the dnstap \
+    tool (golang-github-dnstap-golang-dnstap-cli) and fstrm-bin: scripts/install-deps.sh";
 
 /// The questions asked, and the tuples each must leave in the store.
 const QUESTIONS: &[(&str, &str)] = &[
@@ -674,6 +676,20 @@ fn path_equivalence_sniff_and_dnstap() {
     wait_for("sniff", &mut sniff, || {
         std::fs::read_to_string(&log).is_ok_and(|l| l.contains("capturing on"))
     });
+    // And a pcap of the same traffic, for `sniff -r`.
+    let pcap = dir.path().join("lo.pcap");
+    let mut tcpdump = Proc::spawn(
+        "tcpdump",
+        Command::new(tool("tcpdump"))
+            .args(["-i", "lo", "-U", "-s", "0", "-w"])
+            .arg(&pcap)
+            .arg(format!("port {port} or port {nsd_port}")),
+        dir.path().join("tcpdump.log"),
+    );
+    let tlog = tcpdump.log.clone();
+    wait_for("tcpdump", &mut tcpdump, || {
+        std::fs::read_to_string(&tlog).is_ok_and(|l| l.contains("listening on"))
+    });
     std::thread::sleep(Duration::from_millis(300));
     let (mut unbound, _) = start_unbound_on(dir.path(), nsd_port, &sock, port);
     ask_all(port);
@@ -682,14 +698,120 @@ fn path_equivalence_sniff_and_dnstap() {
     std::thread::sleep(Duration::from_millis(300));
     let status = sniff.stop(Duration::from_secs(15)).unwrap();
     assert!(status.success(), "{}", sniff.log());
+    tcpdump.stop(Duration::from_secs(5));
     stop_dnsrecall(&mut rec);
-    let from_tap = stored(&tap_data);
-    let from_sniff = stored(&sniff_data);
-    assert!(from_tap.is_superset(&expected_tuples()));
-    let only_tap: Vec<_> = from_tap.difference(&from_sniff).collect();
-    let only_sniff: Vec<_> = from_sniff.difference(&from_tap).collect();
-    assert!(
-        only_tap.is_empty() && only_sniff.is_empty(),
-        "only in dnstap: {only_tap:?}\nonly in sniff: {only_sniff:?}"
+    let pcap_data = dir.path().join("pcap");
+    run_ok(
+        &pcap_data,
+        &[
+            "sniff",
+            "-r",
+            pcap.to_str().unwrap(),
+            "--dns-port",
+            &port.to_string(),
+            "--dns-port",
+            &nsd_port.to_string(),
+        ],
     );
+    let from_tap = stored(&tap_data);
+    assert!(from_tap.is_superset(&expected_tuples()));
+    for (what, data) in [("sniff -i lo", &sniff_data), ("sniff -r", &pcap_data)] {
+        let other = stored(data);
+        let only_tap: Vec<_> = from_tap.difference(&other).collect();
+        let only_other: Vec<_> = other.difference(&from_tap).collect();
+        assert!(
+            only_tap.is_empty() && only_other.is_empty(),
+            "only in dnstap: {only_tap:?}\nonly in {what}: {only_other:?}"
+        );
+    }
+}
+
+/// The dnstap files in `testdata/dnstap/` (captured from unbound and BIND, see its
+/// README), read with `dnstap -r`: every tuple, the NXDOMAIN, the client sightings.
+/// Needs no resolver.
+#[test]
+fn dnstap_files_of_real_resolvers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut want = expected_tuples();
+    for (n, t, r) in [
+        ("alias1.dnsrecall.test", "CNAME", "alias2.dnsrecall.test"),
+        ("dnsrecall.test", "NS", "ns1.dnsrecall.test"),
+        ("dnsrecall.test", "NS", "ns2.dnsrecall.test"),
+        (
+            "dnsrecall.test",
+            "SOA",
+            "ns1.dnsrecall.test hostmaster.dnsrecall.test 2024060101 3600 900 604800 300",
+        ),
+        (
+            "host.dnsrecall.test",
+            "SSHFP",
+            "1 1 0123456789abcdef0123456789abcdef01234567",
+        ),
+        (
+            "host.dnsrecall.test",
+            "SSHFP",
+            "4 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ),
+        (
+            "naptr.dnsrecall.test",
+            "NAPTR",
+            "100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.dnsrecall.test",
+        ),
+        (
+            "naptr.dnsrecall.test",
+            "NAPTR",
+            "102 10 \"U\" \"E2U+sip\" \"!^.*$!sip:info@dnsrecall.test!\" .",
+        ),
+        (
+            "quoted.dnsrecall.test",
+            "TXT",
+            "\"a \\\\ backslash and  two spaces\"",
+        ),
+        (
+            "quoted.dnsrecall.test",
+            "TXT",
+            "\"hello world\" \"she said \\\"hi\\\"; then left\"",
+        ),
+    ] {
+        want.insert((n.to_owned(), t.to_owned(), r.to_owned()));
+    }
+    for (file, sensor, frames) in [
+        ("unbound.dnstap", "unbound-test", 62),
+        ("bind9.dnstap", "bind-test", 48),
+    ] {
+        let data = dir.path().join(file);
+        let stats = dir.path().join(format!("{file}.json"));
+        run_ok(
+            &data,
+            &[
+                "dnstap",
+                "-r",
+                repo().join("testdata/dnstap").join(file).to_str().unwrap(),
+                "--stats-json",
+                stats.to_str().unwrap(),
+            ],
+        );
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+        assert_eq!(s["frames"], frames, "{s}");
+        assert_eq!(s["dnstap"]["type.CLIENT_RESPONSE"], 11, "{s}");
+        assert!(
+            s["dnstap"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("anomaly.")),
+            "{s}"
+        );
+        assert_eq!(stored(&data), want, "{file}");
+        let www = query_json(&data, &["www.dnsrecall.test", "-t", "A"]);
+        assert_eq!(www[0]["sensors"][0], sensor);
+        let neg = query_json(&data, &["nope.dnsrecall.test", "--negative"]);
+        assert_eq!(neg[0]["rcode"], "NXDOMAIN", "{file}");
+        let text = run_ok(&data, &["clients", CLIENT, "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["results"].as_array().unwrap().len(), 14, "{file}: {text}");
+        let text = run_ok(&data, &["clients", NSD4, "--format", "json"]);
+        assert!(text.contains("\"results\": []"), "{file}: {text}");
+    }
 }

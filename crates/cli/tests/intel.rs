@@ -21,8 +21,12 @@ fn line(t: i64, client: &str, query: &str, ty: &str, answer: &str) -> String {
     )
 }
 
+type Shared<T> = Arc<Mutex<T>>;
+/// (client, query, answer, first, last, count, feed, via)
+type HitRow = (String, String, String, i64, i64, u64, String, String);
+
 /// Records HTTP POST bodies; answers 503 to the first request, 200 after.
-fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>, Arc<Mutex<u32>>) {
+fn webhook_receiver() -> (String, Shared<Vec<String>>, Shared<u32>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -193,7 +197,7 @@ fn list_and_rpz_feeds_hunt_alert_and_report() {
 
     // The hunt: exactly these clients, with their first and last seen.
     let hits = json_out(d, &["hunt", "--format", "json"]);
-    let got: BTreeSet<(String, String, String, i64, i64, u64, String, String)> = hits
+    let got: BTreeSet<HitRow> = hits
         .as_array()
         .unwrap()
         .iter()
@@ -396,6 +400,19 @@ fn list_and_rpz_feeds_hunt_alert_and_report() {
         .map(|n| n["name"].as_str().unwrap())
         .collect();
     assert_eq!(new, BTreeSet::from(["ok.example", "benign.example"]));
+
+    // A refreshed feed is hunted over the whole history at once.
+    let out = run(d, &["intel", "refresh", "corp-rpz", "--hunt-on-refresh"]);
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("x.bad.example") && table.contains("innocent.example"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("evil.example"),
+        "only the refreshed feed: {table}"
+    );
 
     // A refresh that finds only garbage keeps the last good version.
     std::fs::write(p("blocklist.txt"), "not a domain!\n!!!\n").unwrap();

@@ -71,7 +71,7 @@ fn serve_dir(root: PathBuf) -> String {
                 if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
                     break;
                 }
-                auth |= h.to_ascii_lowercase() == "authorization: test-misp-key\r\n";
+                auth |= h.eq_ignore_ascii_case("authorization: test-misp-key\r\n");
             }
             let path = first.split_whitespace().nth(1).unwrap_or("/").to_owned();
             let file = root.join(path.trim_start_matches('/'));

@@ -241,7 +241,7 @@ fn follow_an_eve_json() {
         .map(str::to_owned)
         .collect();
     std::fs::write(&eve, format!("{}\n", lines[..2].join("\n"))).unwrap();
-    let mut child = Command::new(common::bin())
+    let child = Command::new(common::bin())
         .arg("--data-dir")
         .arg(&data)
         .args(["ingest", "--follow", "--flush-interval", "1s"])

@@ -74,6 +74,11 @@ seeds = {
         "wrong_type": b"\x10" + control(4, b"protobuf:other"),
     },
 }
+# Real streams (testdata/dnstap, captured from unbound and BIND), read in 61-byte chunks.
+testdata = os.path.join(HERE, "..", "..", "..", "testdata", "dnstap")
+for name in ("unbound.dnstap", "bind9.dnstap"):
+    with open(os.path.join(testdata, name), "rb") as f:
+        seeds["frame_stream"][name] = b"\x3d" + f.read()
 for target, files in seeds.items():
     d = os.path.join(HERE, "seeds", target)
     os.makedirs(d, exist_ok=True)

@@ -17,7 +17,7 @@ use dnsrecall_model::{Record, SensorId};
 use dnsrecall_wire::{MessageDecoder, MessageMeta};
 use prost::Message as _;
 
-use crate::proto::{Dnstap, DnstapType, MessageType};
+use crate::proto::{DnstapRead, DnstapType, MessageType};
 
 /// Bytes of rendered rdata a decoder caches by default (one decoder per connection).
 pub const DEFAULT_RDATA_CACHE_BYTES: usize = 2 << 20;
@@ -158,7 +158,7 @@ impl DnstapDecoder {
     /// panics; malformed frames are counted.
     pub fn frame(&mut self, frame: &[u8], out: &mut Vec<Record>) {
         self.counters.frames += 1;
-        let Ok(tap) = Dnstap::decode(frame) else {
+        let Ok(tap) = DnstapRead::decode(frame) else {
             self.counters.anomaly("bad_protobuf");
             return;
         };
@@ -261,7 +261,7 @@ fn now_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::Message;
+    use crate::proto::{Dnstap, Message};
     use crate::test_message;
 
     #[test]

@@ -13,7 +13,7 @@
 //! * [`DnstapDecoder`]: one data frame to records; the DNS message inside goes through the
 //!   `wire` crate's decoder, like captured packets.
 //! * [`listener`]: sockets, connections, the stream state machine ([`StreamSession`]).
-//! * [`file`]: dnstap files.
+//! * [`mod@file`]: dnstap files.
 //!
 //! Hostile input never panics: frames are bounded ([`fstrm::DEFAULT_MAX_FRAME_LEN`],
 //! [`fstrm::MAX_CONTROL_FRAME_LEN`]), a malformed stream is counted and its connection

@@ -142,7 +142,10 @@ impl Listener {
     /// # Errors
     /// When an address cannot be bound.
     pub fn bind(addrs: &[ListenAddr], opts: &ListenOptions) -> io::Result<Self> {
-        let mut bound = Vec::new();
+        // Built as it goes: when a later address fails, dropping it removes the unix
+        // sockets already created.
+        let mut listener = Self { bound: Vec::new() };
+        let bound = &mut listener.bound;
         for a in addrs {
             match a {
                 ListenAddr::Unix(path) => {
@@ -163,12 +166,14 @@ impl Listener {
                         std::fs::remove_file(path)?;
                     }
                     let l = UnixListener::bind(path)?;
+                    bound.push(Bound::Unix(l, path.clone()));
                     std::fs::set_permissions(
                         path,
                         std::fs::Permissions::from_mode(opts.socket_mode),
                     )?;
-                    l.set_nonblocking(true)?;
-                    bound.push(Bound::Unix(l, path.clone()));
+                    if let Some(Bound::Unix(l, _)) = bound.last() {
+                        l.set_nonblocking(true)?;
+                    }
                 }
                 ListenAddr::Tcp(addr) => {
                     let l = TcpListener::bind(addr)?;
@@ -177,7 +182,7 @@ impl Listener {
                 }
             }
         }
-        Ok(Self { bound })
+        Ok(listener)
     }
 
     /// The bound addresses (TCP port 0 resolved to the port taken).

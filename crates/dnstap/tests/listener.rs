@@ -183,3 +183,33 @@ fn files_whole_cut_and_malformed() {
     assert_eq!(stats.failed, Some("unexpected_control_frame"));
     assert_eq!(n, 10);
 }
+
+#[test]
+fn a_failed_bind_leaves_no_socket_and_stale_sockets_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("tap.sock");
+    let opts = ListenOptions::default();
+    // 192.0.2.1 (TEST-NET) is not a local address: the second bind fails.
+    let err = Listener::bind(
+        &[
+            ListenAddr::Unix(sock.clone()),
+            ListenAddr::Tcp("192.0.2.1:6000".parse().unwrap()),
+        ],
+        &opts,
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AddrNotAvailable, "{err}");
+    assert!(!sock.exists());
+    // A socket left by a crash (nobody listening) is replaced; a live one is refused.
+    let stale = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    drop(stale);
+    let live = Listener::bind(&[ListenAddr::Unix(sock.clone())], &opts).unwrap();
+    let again = Listener::bind(&[ListenAddr::Unix(sock.clone())], &opts).unwrap_err();
+    assert_eq!(again.kind(), std::io::ErrorKind::AddrInUse);
+    drop(live);
+    // A regular file is never removed.
+    std::fs::write(&sock, b"not a socket").unwrap();
+    let file = Listener::bind(&[ListenAddr::Unix(sock.clone())], &opts).unwrap_err();
+    assert_eq!(file.kind(), std::io::ErrorKind::AlreadyExists);
+    assert_eq!(std::fs::read(&sock).unwrap(), b"not a socket");
+}

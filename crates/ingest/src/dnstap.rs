@@ -157,6 +157,10 @@ pub fn serve(
         }
         if result.is_ok() && fold.last_flush.elapsed() >= opts.flush_interval {
             result = fold.flush();
+            if result.is_err() {
+                // A failed store ends the run: senders are not read on for nothing.
+                stop.store(true, Ordering::Relaxed);
+            }
         }
         if last_report.elapsed() >= opts.report_interval {
             (hooks.on_report)(&snapshot(&fold));

@@ -89,34 +89,6 @@ impl ClientPolicy {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn modes() {
-        let ip: IpAddr = "10.1.2.3".parse().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let hash = ClientPolicy::load(ClientMode::Hash, dir.path()).unwrap();
-        let a = hash.apply(ip).unwrap();
-        assert!(a.to_string().starts_with("hash:"));
-        // Same key from disk: same token; a new key: another token.
-        let again = ClientPolicy::load(ClientMode::Hash, dir.path()).unwrap();
-        assert_eq!(again.apply(ip), Some(a));
-        let other =
-            ClientPolicy::load(ClientMode::Hash, tempfile::tempdir().unwrap().path()).unwrap();
-        assert_ne!(other.apply(ip), Some(a));
-        assert_eq!(ClientPolicy::without_key(ClientMode::Off).apply(ip), None);
-        assert_eq!(
-            ClientPolicy::without_key(ClientMode::Mask)
-                .apply(ip)
-                .unwrap()
-                .to_string(),
-            "10.1.2.0"
-        );
-    }
-}
-
 /// The stored forms one client address can have: the address, its masked network
 /// (`--clients mask`) and, when the data directory holds the key, its keyed-hash token
 /// (`--clients hash`). Looking up all of them finds the client whatever the privacy mode
@@ -143,4 +115,32 @@ pub fn parse_token(s: &str) -> Option<ClientId> {
         .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
         .collect();
     ClientId::from_bytes(&bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes() {
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let hash = ClientPolicy::load(ClientMode::Hash, dir.path()).unwrap();
+        let a = hash.apply(ip).unwrap();
+        assert!(a.to_string().starts_with("hash:"));
+        // Same key from disk: same token; a new key: another token.
+        let again = ClientPolicy::load(ClientMode::Hash, dir.path()).unwrap();
+        assert_eq!(again.apply(ip), Some(a));
+        let other =
+            ClientPolicy::load(ClientMode::Hash, tempfile::tempdir().unwrap().path()).unwrap();
+        assert_ne!(other.apply(ip), Some(a));
+        assert_eq!(ClientPolicy::without_key(ClientMode::Off).apply(ip), None);
+        assert_eq!(
+            ClientPolicy::without_key(ClientMode::Mask)
+                .apply(ip)
+                .unwrap()
+                .to_string(),
+            "10.1.2.0"
+        );
+    }
 }

@@ -10,6 +10,7 @@ pub mod ioc;
 pub mod list;
 pub mod matcher;
 pub mod misp;
+pub mod report;
 pub mod rpz;
 
 pub use detect::detect;

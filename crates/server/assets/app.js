@@ -853,10 +853,42 @@
         el('td', null, shown(a.ioc)), el('td', null, shown(a.feed))));
     }
     alerts.append(abody);
+    // Reports of the same window, as bar charts (label: first column, bar: hits or count).
+    const sinceParam = since === 'all' ? '0' : since;
+    const kinds = [
+      ['top-clients', 'Top clients (hits on watched feeds)', 'client', 'hits'],
+      ['top-iocs', 'Most-hit indicators', 'ioc', 'hits'],
+      ['top-names', 'Most asked names', 'name', 'count'],
+      ['new-domains', 'Newly seen names', 'name', 'count'],
+    ];
+    const reports = await Promise.all(kinds.map(([k]) =>
+      api(`${API}/intel/report?kind=${k}&since=${encodeURIComponent(sinceParam)}&limit=10`, ctl.signal)
+        .catch(() => null)));
+    if (seq !== renderSeq) return;
+    const charts = el('div', { class: 'charts' });
+    kinds.forEach(([k, title, label, measure], i) => {
+      const rows = reports[i] && Array.isArray(reports[i].rows) ? reports[i].rows : [];
+      const max = Math.max(1, ...rows.map((r) => Number(r[measure]) || 0));
+      const table = el('table', { class: 'bars', id: 'report-' + k });
+      for (const r of rows) {
+        const n = Number(r[measure]) || 0;
+        const s = svg('svg', { width: 160, height: 12, viewBox: '0 0 160 12', 'aria-hidden': 'true' });
+        s.append(svg('rect', { class: 'tl-bar', x: 0, y: 1, height: 10, width: Math.max(1, (n / max) * 160).toFixed(1) }));
+        const name = String(r[label] ?? '');
+        const cell = label === 'client'
+          ? link(visible(name), pivotHash('clients', { q: name }))
+          : link(shown(name), pivotHash('search', { q: name }));
+        table.append(el('tr', null, el('th', { scope: 'row' }, cell),
+          el('td', { class: 'num' }, n.toLocaleString('en')), el('td', null, s)));
+      }
+      charts.append(el('section', { class: 'chart' }, el('h2', null, title),
+        rows.length ? table : el('p', { class: 'empty' }, 'Nothing in this window.')));
+    });
     view.replaceChildren(
       el('h1', { class: 'title' }, 'Intel hits'), windows,
       rows.length ? el('div', { class: 'table-wrap' }, hits)
         : el('p', { class: 'empty' }, 'No client resolved anything in the watched feeds in this window.'),
+      el('h2', null, 'Reports'), charts,
       el('h2', null, 'Feeds'), el('div', { class: 'table-wrap' }, feeds),
       el('h2', null, 'Newest live alerts'),
       (data.alerts || []).length ? el('div', { class: 'table-wrap' }, alerts) : el('p', { class: 'empty' }, 'No alerts in this window.'));

@@ -22,6 +22,7 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/api/v1/intel", get(hits))
         .route("/api/v1/intel/alerts", get(alerts))
+        .route("/api/v1/intel/report", get(report))
 }
 
 struct Window {
@@ -143,5 +144,60 @@ async fn alerts(
             axum::Json(json!({ "rows": rows, "truncated": truncated })).into_response()
         }
         _ => ApiError::internal("the alert store cannot be read").into_response(),
+    }
+}
+
+/// `GET /api/v1/intel/report?kind=top-clients|top-iocs|top-names|new-domains&since=7d&feed=&limit=20`
+async fn report(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let prepared = (|| {
+        let mut p = Params::parse(raw.as_deref())?;
+        let kind: dnsrecall_intel::report::Kind = p
+            .one("kind")?
+            .ok_or_else(|| ApiError::param("kind", "missing"))?
+            .parse()
+            .map_err(|e: String| ApiError::param("kind", e))?;
+        let now = chrono::Utc::now().timestamp();
+        let since = p.one("since")?.unwrap_or_else(|| "7d".into());
+        let since =
+            dnsrecall_query::parse_time(&since, now).map_err(|e| ApiError::param("since", e))?;
+        let feeds = p.all("feed");
+        let limit = p.number("limit")?.unwrap_or(20);
+        if limit == 0 || limit > caller.max_rows(&state.limits).min(10_000) {
+            return Err(ApiError::param("limit", "1 to 10000"));
+        }
+        p.reject_unknown()?;
+        Ok((kind, since, feeds, limit as usize))
+    })();
+    let (kind, since, feeds, limit) = match prepared {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let intel = Intel::in_dir(&state.data_dir);
+    let result = state
+        .pool
+        .run(state.limits.queue_wait, move |store| {
+            let m = intel.matchers(&feeds).map_err(|e| match e {
+                dnsrecall_intel::feeds::FeedError::Unknown(_) => ApiError::param("feed", e),
+                other => ApiError::internal(other.to_string()),
+            })?;
+            let r = dnsrecall_intel::report::report(
+                store,
+                &m,
+                kind,
+                Some(since),
+                limit,
+                &TimeFormat::default(),
+            )
+            .map_err(|e| ApiError::from_query(&e, "kind"))?;
+            Ok(json!({ "headers": r.headers, "rows": r.objects() }))
+        })
+        .await;
+    match result {
+        Ok(doc) => axum::Json(doc).into_response(),
+        Err(e) => e.into_response(),
     }
 }

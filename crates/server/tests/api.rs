@@ -722,6 +722,7 @@ async fn openapi_document_matches_the_server() {
         ("offset", "1"),
         ("since", "30d"),
         ("feed", "blocklist"),
+        ("kind", "top-clients"),
     ]);
     for (path, item) in paths {
         let concrete = path
@@ -733,10 +734,14 @@ async fn openapi_document_matches_the_server() {
         if !path.starts_with("/api/v1/") || op["parameters"].is_null() {
             continue;
         }
-        let base_q = ["/query", "/clients", "/negative"]
-            .iter()
-            .any(|end| path.ends_with(end))
-            .then_some("q=*.zone1.example");
+        let base_q = if path.ends_with("/report") {
+            Some("kind=top-clients")
+        } else {
+            ["/query", "/clients", "/negative"]
+                .iter()
+                .any(|end| path.ends_with(end))
+                .then_some("q=*.zone1.example")
+        };
         for p in op["parameters"].as_array().unwrap() {
             if p["in"] != "query" {
                 continue;
@@ -749,7 +754,7 @@ async fn openapi_document_matches_the_server() {
                 .1;
             let url = match (name, base_q) {
                 ("q", _) => format!("{}{path}?q={value}", s.base),
-                ("rdata", _) => format!("{}{path}?rdata={value}", s.base),
+                ("rdata" | "kind", _) => format!("{}{path}?{name}={value}", s.base),
                 (_, Some(b)) => format!("{}{path}?{b}&{name}={value}", s.base),
                 (_, None) => format!("{}{path}?{name}={value}", s.base),
             };

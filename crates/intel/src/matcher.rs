@@ -116,30 +116,35 @@ fn mask6(a: u128, len: u8) -> u128 {
     }
 }
 
-/// The CIDR blocks covering `lo..=hi` exactly (at most 2 × bits blocks).
+/// The CIDR blocks covering `lo..=hi` exactly (at most 2 × bits blocks); `lo <= hi`.
 fn blocks(lo: u128, hi: u128, bits: u8) -> Vec<(u128, u8)> {
+    // 2^size - 1, for sizes up to 128 (the whole IPv6 space).
+    let span = |size: u32| {
+        if size >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << size) - 1
+        }
+    };
     let mut out = Vec::new();
     let mut start = lo;
     loop {
-        if start > hi {
-            break;
-        }
-        // The largest block aligned at `start` that stays within `hi`.
-        let mut size_bits = if start == 0 {
+        // The largest block aligned at `start` that stays within `hi` (size 0, one
+        // address, always does: start <= hi here).
+        let mut size = if start == 0 {
             u32::from(bits)
         } else {
             start.trailing_zeros().min(u32::from(bits))
         };
-        while size_bits > 0 {
-            let last = start.checked_add((1u128 << size_bits) - 1);
-            match last {
-                Some(l) if l <= hi => break,
-                _ => size_bits -= 1,
-            }
+        while size > 0 && start.checked_add(span(size)).is_none_or(|last| last > hi) {
+            size -= 1;
         }
-        out.push((start, bits - size_bits as u8));
-        match start.checked_add(1u128 << size_bits) {
-            Some(next) if size_bits < 128 => start = next,
+        out.push((start, bits - size as u8));
+        match start
+            .checked_add(span(size))
+            .and_then(|last| last.checked_add(1))
+        {
+            Some(next) if next <= hi => start = next,
             _ => break,
         }
     }
@@ -513,6 +518,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn whole_address_spaces() {
+        let mut m = Matcher::new();
+        m.add_feed("f", [net("::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]);
+        assert_eq!(ips(&m, "::"), vec![0]);
+        assert_eq!(ips(&m, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), vec![0]);
+        assert_eq!(ips(&m, "2001:db8::1"), vec![0]);
+        assert_eq!(blocks(0, u128::MAX, 128), vec![(0, 0)]);
+        assert_eq!(blocks(u128::MAX, u128::MAX, 128), vec![(u128::MAX, 128)]);
+        assert_eq!(blocks(1, u128::MAX, 128).len(), 128);
+        assert_eq!(blocks(0, u128::from(u32::MAX), 32), vec![(0, 0)]);
+    }
+
     proptest! {
         #[test]
         fn blocks_cover_exactly(a in any::<u32>(), b in any::<u32>(), probe in any::<u32>()) {
@@ -524,6 +542,23 @@ mod tests {
             prop_assert_eq!(ips(&m, &std::net::Ipv4Addr::from(lo).to_string()).len(), 1);
             prop_assert_eq!(ips(&m, &std::net::Ipv4Addr::from(hi).to_string()).len(), 1);
             prop_assert!(blocks(u128::from(lo), u128::from(hi), 32).len() <= 64);
+        }
+
+        #[test]
+        fn v6_blocks_tile_the_range(a in any::<u128>(), b in any::<u128>()) {
+            let (lo, hi) = (a.min(b), a.max(b));
+            let bl = blocks(lo, hi, 128);
+            prop_assert!(bl.len() <= 256);
+            prop_assert_eq!(bl[0].0, lo);
+            let mut next = lo;
+            for (net, len) in &bl {
+                prop_assert_eq!(*net, next);
+                let size = 128 - u32::from(*len);
+                let last = if size >= 128 { u128::MAX } else { net + ((1u128 << size) - 1) };
+                prop_assert!(last <= hi);
+                next = last.wrapping_add(1);
+            }
+            prop_assert_eq!(next.wrapping_sub(1), hi);
         }
     }
 }

@@ -217,7 +217,33 @@ fn server_killed_at_a_random_moment() {
         spool.stats(),
         start.elapsed()
     );
-    assert_eq!(dump(spool.sink_mut()), want);
+    // What holds today (docs/deploy-clickhouse.md, "Exactly once"): nothing is lost, and a
+    // kill that lands inside one INSERT, after its data view and before its receipt
+    // view, can make the retry count that one batch's rows again. So: the same keys with
+    // the same first and last times, and counts above the clean run's by either nothing
+    // or exactly one whole batch. Closing that window is open work of issue 6.
+    let got = dump(spool.sink_mut());
+    assert_eq!(got.len(), want.len(), "keys lost or invented");
+    let mut excess = 0u64;
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(
+            (&g.rrname, g.rrtype, &g.rdata, g.time_first, g.time_last),
+            (&w.rrname, w.rrtype, &w.rdata, w.time_first, w.time_last)
+        );
+        assert!(g.count >= w.count, "lost sightings of {}", g.rrname);
+        excess += g.count - w.count;
+    }
+    let batch_totals: Vec<u64> = input
+        .iter()
+        .map(|b| b.tuples.iter().map(|(_, v)| v.count).sum())
+        .collect();
+    assert!(
+        excess == 0 || batch_totals.contains(&excess),
+        "{excess} extra sightings: not one whole batch (totals {batch_totals:?})"
+    );
+    if excess > 0 {
+        println!("one batch counted twice ({excess} sightings): the known receipt window");
+    }
 }
 
 /// The same with the writer-thread spool (live capture's form): submitting never waits

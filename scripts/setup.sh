@@ -18,6 +18,10 @@ echo
 echo "== the seed's second search: which clients asked"
 dnsrecall --data-dir "$data" clients '*.sans.org' --time-format '%d/%m/%Y %H:%M:%S'
 echo
+echo "== the same with threat intel: a feed (testdata/sample-feed.txt) hunted over the history"
+dnsrecall --data-dir "$data" intel add sample testdata/sample-feed.txt
+dnsrecall --data-dir "$data" hunt --since 2019-01-01 --time-format '%d/%m/%Y %H:%M:%S'
+echo
 echo "== what the sample holds"
 dnsrecall --data-dir "$data" stats
 echo

@@ -114,12 +114,22 @@ fn intel(cli: &Cli, config: &Config) -> Result<(Intel, PathBuf)> {
     Ok((Intel::in_dir(&dir), dir))
 }
 
+/// `1 indicator`, `2 indicators`.
+fn count(n: impl Into<u64>, word: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
 fn describe(r: &LoadReport) -> String {
     format!(
-        "{} indicators ({}), {} bad entries, {} not about DNS, {} left out by filters",
-        r.iocs,
+        "{} ({}), {}, {} not about DNS, {} left out by filters",
+        count(r.iocs, "indicator"),
         r.format.map_or("?".into(), |f| f.to_string()),
-        r.bad_total,
+        count(r.bad_total, "bad entry").replace("entrys", "entries"),
         r.ignored,
         r.filtered
     )
@@ -370,13 +380,13 @@ pub fn run_hunt(cli: &Cli, config: &Config, args: &HuntArgs) -> Result<u8> {
     tracing::info!(?stats, "hunt done in {:?}", started.elapsed());
     print_hits(&matchers, &hits, &args.format, &tf)?;
     eprintln!(
-        "{} hits: {} matching answers of {} checked ({} suppressed), {} indicators from {} feeds, {:.2} s",
-        hits.len(),
+        "{}: {} matching answers of {} checked ({} suppressed), {} from {}, {:.2} s",
+        count(hits.len() as u64, "hit"),
         stats.answers_matched,
         stats.answers_checked,
         stats.suppressed,
-        matchers.watch.len(),
-        matchers.watched.len(),
+        count(matchers.watch.len() as u64, "indicator"),
+        count(matchers.watched.len() as u64, "feed"),
         started.elapsed().as_secs_f64()
     );
     if args.fail_on_hit && !hits.is_empty() {

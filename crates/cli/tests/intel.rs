@@ -131,7 +131,7 @@ fn list_and_rpz_feeds_hunt_alert_and_report() {
     assert!(out.status.success());
     let msg = String::from_utf8_lossy(&out.stderr);
     assert!(
-        msg.contains("3 indicators") && msg.contains("1 bad entries"),
+        msg.contains("3 indicators") && msg.contains("1 bad entry"),
         "{msg}"
     );
     assert!(msg.contains("line 5"), "the bad entry's place: {msg}");

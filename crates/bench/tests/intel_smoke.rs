@@ -5,29 +5,10 @@
 //! It runs the `dnsrecall` binary of the same build (`target/debug/dnsrecall`, which
 //! `cargo test --workspace` builds), or `$DNSRECALL_BIN`; a missing binary fails the test.
 
-use std::path::PathBuf;
+mod common;
 
+use common::dnsrecall_bin;
 use dnsrecall_bench::intel::{self, IntelConfig};
-
-fn dnsrecall_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("DNSRECALL_BIN") {
-        return PathBuf::from(p);
-    }
-    // target/<profile>/deps/intel_smoke-HASH -> target/<profile>/dnsrecall
-    let exe = std::env::current_exe().expect("test executable");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .map(|profile| profile.join("dnsrecall"))
-        .expect("target directory");
-    assert!(
-        bin.is_file(),
-        "{} not found: build it first (cargo build -p dnsrecall-cli, or run cargo test \
-         --workspace) or set DNSRECALL_BIN",
-        bin.display()
-    );
-    bin
-}
 
 #[test]
 fn intel_scenario_runs_and_hits() {

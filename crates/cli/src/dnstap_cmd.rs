@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::config::{Config, open_store};
 use crate::ingest_cmd::{parse_clients, parse_interval};
+use crate::sniff_cmd::PidFile;
 use crate::{Cli, exit, usage};
 
 /// Memory one aggregated entry takes, to turn --max-memory into an entry bound.
@@ -89,33 +90,6 @@ pub struct DnstapArgs {
     pub alerts: crate::intel_cmd::AlertArgs,
 }
 
-fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in patterns {
-        if !p.contains(['*', '?', '[']) {
-            out.push(PathBuf::from(p));
-            continue;
-        }
-        let matches: Vec<PathBuf> = glob::glob(p)
-            .map_err(|e| usage(format!("-r {p:?}: {e}")))?
-            .filter_map(std::result::Result::ok)
-            .collect();
-        if matches.is_empty() {
-            return Err(usage(format!("-r {p:?}: no file matches")));
-        }
-        out.extend(matches);
-    }
-    Ok(out)
-}
-
-struct PidFile(PathBuf);
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
     if args.files.is_empty() && args.listen.is_empty() {
         return Err(usage(
@@ -150,7 +124,7 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
             .or(config.clients.as_deref())
             .unwrap_or("store"),
     )?;
-    let files = expand(&args.files)?;
+    let files = crate::sniff_cmd::expand(&args.files)?;
     let sensor: Option<Arc<str>> = args.sensor.clone().or(config.sensor.clone()).map(Arc::from);
     let max_entries =
         usize::try_from((args.max_memory.max(1) << 20) / BYTES_PER_ENTRY).unwrap_or(usize::MAX);
@@ -176,14 +150,7 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
     };
     signal_hook::flag::register(signal_hook::consts::SIGHUP, opts.reopen_logs.clone())
         .context("installing the SIGHUP handler")?;
-    let _pid = match &args.pid_file {
-        Some(p) => {
-            std::fs::write(p, format!("{}\n", std::process::id()))
-                .with_context(|| format!("writing {}", p.display()))?;
-            Some(PidFile(p.clone()))
-        }
-        None => None,
-    };
+    let _pid = PidFile::write(args.pid_file.as_ref())?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;

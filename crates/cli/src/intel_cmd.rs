@@ -395,6 +395,34 @@ pub fn run_hunt(cli: &Cli, config: &Config, args: &HuntArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
+/// Left-aligned columns two spaces apart (columns padded to at most `cap` characters),
+/// or `empty` when there are no rows.
+fn aligned(headers: &[&str], rows: &[Vec<String>], cap: usize, empty: &str) -> String {
+    if rows.is_empty() {
+        return empty.to_owned();
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count()).min(cap);
+        }
+    }
+    let line = |r: &mut dyn Iterator<Item = &str>| {
+        r.zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+            + "\n"
+    };
+    let mut t = line(&mut headers.iter().copied());
+    for r in rows {
+        t.push_str(&line(&mut r.iter().map(String::as_str)));
+    }
+    t
+}
+
 fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -477,30 +505,7 @@ fn print_hits(m: &Matchers, hits: &[Hit], format: &str, tf: &TimeFormat) -> Resu
         }
         _ => {
             let rows: Vec<Vec<String>> = hits.iter().map(cells).collect();
-            let mut widths: Vec<usize> = COLS.iter().map(|c| c.len()).collect();
-            for r in &rows {
-                for (w, c) in widths.iter_mut().zip(r) {
-                    *w = (*w).max(c.chars().count()).min(48);
-                }
-            }
-            let line = |r: &[String]| {
-                r.iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_owned()
-                    + "\n"
-            };
-            let mut t = line(&COLS.map(str::to_owned));
-            for r in &rows {
-                t.push_str(&line(r));
-            }
-            if rows.is_empty() {
-                t = "no hits\n".into();
-            }
-            t
+            aligned(&COLS, &rows, 48, "no hits\n")
         }
     };
     print_out(&text)
@@ -708,31 +713,7 @@ pub fn run_report(cli: &Cli, config: &Config, args: &ReportArgs) -> Result<u8> {
                         .collect()
                 })
                 .collect();
-            let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-            for r in &cells {
-                for (w, c) in widths.iter_mut().zip(r) {
-                    *w = (*w).max(c.chars().count());
-                }
-            }
-            let line = |r: Vec<String>| {
-                r.iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_owned()
-                    + "\n"
-            };
-            let mut t = line(headers.iter().map(|h| (*h).to_owned()).collect());
-            let empty = cells.is_empty();
-            for r in cells {
-                t.push_str(&line(r));
-            }
-            if empty {
-                t = "nothing in this window\n".into();
-            }
-            t
+            aligned(&headers, &cells, usize::MAX, "nothing in this window\n")
         }
         f => return Err(usage(format!("--format {f:?}: expected table or json"))),
     };

@@ -97,7 +97,8 @@ pub struct SniffArgs {
     pub no_progress: bool,
 }
 
-fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
+/// File arguments with their globs expanded (`-r` of `sniff` and `dnstap`).
+pub(crate) fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in patterns {
         let is_glob = p.contains(['*', '?', '[']);
@@ -117,7 +118,17 @@ fn expand(patterns: &[String]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-struct PidFile(PathBuf);
+/// `--pid-file`: written at start, removed when dropped.
+pub(crate) struct PidFile(PathBuf);
+
+impl PidFile {
+    pub(crate) fn write(path: Option<&PathBuf>) -> Result<Option<Self>> {
+        let Some(p) = path else { return Ok(None) };
+        std::fs::write(p, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing {}", p.display()))?;
+        Ok(Some(Self(p.clone())))
+    }
+}
 
 impl Drop for PidFile {
     fn drop(&mut self) {
@@ -170,14 +181,7 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
     };
     signal_hook::flag::register(signal_hook::consts::SIGHUP, opts.reopen_logs.clone())
         .context("installing the SIGHUP handler")?;
-    let _pid = match &args.pid_file {
-        Some(p) => {
-            std::fs::write(p, format!("{}\n", std::process::id()))
-                .with_context(|| format!("writing {}", p.display()))?;
-            Some(PidFile(p.clone()))
-        }
-        None => None,
-    };
+    let _pid = PidFile::write(args.pid_file.as_ref())?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;

@@ -87,6 +87,24 @@ fn fill(dir: &Path) {
         .unwrap();
 }
 
+/// Registers `list` as the watched list feed "blocklist".
+fn add_list_feed(dir: &Path, list: &Path) {
+    dnsrecall_intel::feeds::Intel::in_dir(dir)
+        .add(
+            dnsrecall_intel::feeds::FeedConfig {
+                name: "blocklist".into(),
+                source: list.to_string_lossy().into_owned(),
+                format: None,
+                header: None,
+                refresh: None,
+                filters: Default::default(),
+                role: Default::default(),
+            },
+            0,
+        )
+        .unwrap();
+}
+
 struct Server {
     base: String,
     addr: SocketAddr,
@@ -683,20 +701,7 @@ async fn openapi_document_matches_the_server() {
     fill(dir.path());
     let list = dir.path().join("blocklist.txt");
     std::fs::write(&list, "zone1.example\n").unwrap();
-    dnsrecall_intel::feeds::Intel::in_dir(dir.path())
-        .add(
-            dnsrecall_intel::feeds::FeedConfig {
-                name: "blocklist".into(),
-                source: list.to_string_lossy().into_owned(),
-                format: None,
-                header: None,
-                refresh: None,
-                filters: Default::default(),
-                role: Default::default(),
-            },
-            0,
-        )
-        .unwrap();
+    add_list_feed(dir.path(), &list);
     let s = Server::start(dir.path(), |_| {}).await;
     let (st, _, body) = get(&format!("{}/api/v1/openapi.json", s.base)).await;
     assert_eq!(st, 200);
@@ -787,20 +792,7 @@ async fn intel_page_lists_hunt_hits_and_feeds() {
     fill(dir.path());
     let list = dir.path().join("blocklist.txt");
     std::fs::write(&list, "host1.zone1.example\n10.1.0.2\n").unwrap();
-    dnsrecall_intel::feeds::Intel::in_dir(dir.path())
-        .add(
-            dnsrecall_intel::feeds::FeedConfig {
-                name: "blocklist".into(),
-                source: list.to_string_lossy().into_owned(),
-                format: None,
-                header: None,
-                refresh: None,
-                filters: Default::default(),
-                role: Default::default(),
-            },
-            0,
-        )
-        .unwrap();
+    add_list_feed(dir.path(), &list);
     let s = Server::start(dir.path(), |_| {}).await;
     let (st, _, body) = get(&format!("{}/api/v1/intel?since=0", s.base)).await;
     assert_eq!(st, 200, "{body}");

@@ -177,7 +177,7 @@ pub fn run(cfg: &Config, dir: &Path) -> Result<Figures> {
                 on_report: &mut on_report,
             };
             serve(
-                store,
+                Box::new(store),
                 &[ListenAddr::Unix(sock)],
                 ListenOptions::default(),
                 &opts,

@@ -37,7 +37,7 @@ pub fn ingest(log: &Path, store_dir: &Path, clients_off: bool) -> Result<IngestF
     let stop = AtomicBool::new(false);
     let started = Instant::now();
     let (store, result) = pipeline::run(
-        store,
+        Box::new(store),
         &[Input::Path(log.to_path_buf())],
         &opts,
         Arc::new(Counters::default()),
@@ -45,8 +45,9 @@ pub fn ingest(log: &Path, store_dir: &Path, clients_off: bool) -> Result<IngestF
         &mut |b| eprintln!("bad line {}:{}: {}", b.source, b.line, b.message),
     );
     let report = result?;
-    let store = store.context("the ingest lost its store")?;
+    drop(store.context("the ingest lost its store")?);
     let seconds = started.elapsed().as_secs_f64();
+    let store = SqliteStore::open_dir(store_dir)?;
     // Fold the write-ahead log into the file so the size is the store's real size.
     store
         .connection()
@@ -330,7 +331,7 @@ pub fn sniff(pcap: &Path, store_dir: &Path, max_memory_mib: u64) -> Result<Sniff
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
     let (store, result) = capture::sniff_files(
-        store,
+        Box::new(store),
         &[pcap.to_path_buf()],
         &opts,
         &Progress::default(),

@@ -1,10 +1,10 @@
-//! `dnsrecall prune` and `dnsrecall stats`.
+//! `dnsrecall prune`, `dnsrecall stats` and `dnsrecall migrate`.
 
 use anyhow::Result;
 use clap::Args;
 use dnsrecall_query::{TimeFormat, parse_duration};
 
-use crate::config::{Config, open_store};
+use crate::config::{Backend, Config, locate, open_store};
 use std::fmt::Write as _;
 
 use crate::{Cli, exit, print_out, usage};
@@ -27,6 +27,22 @@ pub struct PruneArgs {
     /// while it runs.
     #[arg(long)]
     pub compact: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  dnsrecall --store clickhouse://127.0.0.1:8123/pdns migrate
+  dnsrecall --store 'clickhouse://dns:secret@ch-1:8123/pdns?cluster=dns' migrate --print
+
+Writers (ingest, sniff, dnstap) create the schema in an empty database themselves; an
+older schema is only ever upgraded here, by the operator. A SQLite store migrates itself
+when it is opened.")]
+pub struct MigrateArgs {
+    /// Print the DDL of every schema version instead of running it (for review, or to run
+    /// by hand on a cluster).
+    #[arg(long)]
+    pub print: bool,
 }
 
 #[derive(Debug, Args)]
@@ -118,5 +134,54 @@ pub fn stats(cli: &Cli, config: &Config, args: &StatsArgs) -> Result<u8> {
         let _ = writeln!(text, "  {t:<10} {n}");
     }
     print_out(&text)?;
+    Ok(exit::OK)
+}
+
+pub fn migrate(cli: &Cli, config: &Config, args: &MigrateArgs) -> Result<u8> {
+    let loc = locate(cli, config)?;
+    match &loc.backend {
+        Backend::Sqlite(file) => {
+            if args.print {
+                return Err(usage(
+                    "--print is for ClickHouse stores: give --store clickhouse://...",
+                ));
+            }
+            let (store, _) = open_store(cli, config)?;
+            store.ping()?;
+            eprintln!(
+                "sqlite store {} is at schema version {} (it migrates itself when opened)",
+                file.display(),
+                dnsrecall_store::SCHEMA_VERSION
+            );
+        }
+        Backend::ClickHouse(url) => {
+            use dnsrecall_clickhouse::{ClickHouseStore, DEFAULT_TIMEOUT, SCHEMA_VERSION};
+            if args.print {
+                let mut out = String::new();
+                for s in ClickHouseStore::schema_statements(&url.database, url.cluster.as_deref()) {
+                    let _ = writeln!(out, "{s};\n");
+                }
+                print_out(&out)?;
+                return Ok(exit::OK);
+            }
+            let store = ClickHouseStore::connect(url, DEFAULT_TIMEOUT);
+            let before = store
+                .schema_version()
+                .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+            let after = store
+                .migrate()
+                .map_err(|e| anyhow::anyhow!("migrating {url}: {e}"))?;
+            let server = store
+                .server_version()
+                .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+            if before == after {
+                eprintln!(
+                    "{url} (ClickHouse {server}) is at schema version {after}, this build's ({SCHEMA_VERSION}): nothing to do"
+                );
+            } else {
+                eprintln!("{url} (ClickHouse {server}): schema version {before} -> {after}");
+            }
+        }
+    }
     Ok(exit::OK)
 }

@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use dnsrecall_clickhouse::spool::WhenFull;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
@@ -14,7 +16,7 @@ use dnsrecall_ingest::dnstap::{self, Report};
 use dnsrecall_ingest::log_output::LogFormat;
 use serde_json::json;
 
-use crate::config::{Config, open_store};
+use crate::config::{Config, finish_writes, open_writer};
 use crate::ingest_cmd::{parse_clients, parse_interval};
 use crate::sniff_cmd::PidFile;
 use crate::{Cli, exit, usage};
@@ -128,7 +130,12 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
     let sensor: Option<Arc<str>> = args.sensor.clone().or(config.sensor.clone()).map(Arc::from);
     let max_entries =
         usize::try_from((args.max_memory.max(1) << 20) / BYTES_PER_ENTRY).unwrap_or(usize::MAX);
-    let (store, data_dir) = open_store(cli, config)?;
+    let when_full = if files.is_empty() {
+        WhenFull::DropNewest
+    } else {
+        WhenFull::Block
+    };
+    let (store, data_dir) = open_writer(cli, config, when_full)?;
     let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
     // Live intel alerts, as for sniff: the aggregator's watch hook sees every record.
     let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
@@ -156,7 +163,7 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     let progress = Progress::default();
-    let (_store, result) = if files.is_empty() {
+    let (store, result) = if files.is_empty() {
         let listen = ListenOptions {
             max_frame_len: args.max_frame_size,
             max_connections: args.max_connections,
@@ -192,12 +199,13 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
         router.finish();
         crate::intel_cmd::print_alert_summary(router);
     }
+    let spool_empty = finish_writes(store, crate::ingest_cmd::SPOOL_FLUSH_WAIT);
     let report = result.context("dnstap stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {
         crate::write_json(path, &report_json(&report))?;
     }
-    Ok(if report.failed.is_empty() {
+    Ok(if report.failed.is_empty() && spool_empty {
         exit::OK
     } else {
         exit::FAILURE

@@ -3,6 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use dnsrecall_clickhouse::spool::WhenFull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,7 +17,7 @@ use dnsrecall_sources::Format;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::config::{Config, open_store};
+use crate::config::{Config, finish_writes, open_writer};
 use crate::{Cli, exit, usage};
 
 #[derive(Debug, Args)]
@@ -69,6 +71,10 @@ pub struct IngestArgs {
     #[arg(long)]
     pub no_progress: bool,
 }
+
+/// How long a writer waits at its end for a spooled ClickHouse store to take the batches
+/// still in the spool.
+pub const SPOOL_FLUSH_WAIT: Duration = Duration::from_secs(60);
 
 pub fn parse_clients(s: &str) -> Result<ClientMode> {
     Ok(match s {
@@ -137,7 +143,7 @@ pub fn run_counted(
             }
         })
         .collect();
-    let (store, data_dir) = open_store(cli, config)?;
+    let (store, data_dir) = open_writer(cli, config, WhenFull::Block)?;
     let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
     let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
     let opts = Options {
@@ -188,7 +194,8 @@ pub fn run_counted(
             None => eprintln!("{msg}"),
         }
     };
-    let (_store, result) = pipeline::run(store, &inputs, &opts, counters, &stop, &mut on_bad);
+    let (store, result) = pipeline::run(store, &inputs, &opts, counters, &stop, &mut on_bad);
+    let spool_empty = finish_writes(store, SPOOL_FLUSH_WAIT);
     if let Some((done, handle)) = ticker {
         done.store(true, Ordering::Relaxed);
         let _ = handle.join();
@@ -206,7 +213,7 @@ pub fn run_counted(
     if let Some(path) = &args.stats_json {
         write_stats_json(path, &report, elapsed)?;
     }
-    Ok(if !report.failed.is_empty() {
+    Ok(if !report.failed.is_empty() || !spool_empty {
         exit::FAILURE
     } else if report.bad_lines > 0 {
         exit::EMPTY_OR_BAD_LINES

@@ -13,7 +13,7 @@ use dnsrecall_intel::matcher::Matchers;
 use dnsrecall_query::{TimeFormat, parse_duration};
 use serde_json::json;
 
-use crate::config::{Config, open_store, store_location};
+use crate::config::{Config, locate, open_store};
 use crate::{Cli, exit, print_out, usage};
 
 #[derive(Debug, Args)]
@@ -110,7 +110,7 @@ fn feed_error(e: FeedError) -> anyhow::Error {
 }
 
 fn intel(cli: &Cli, config: &Config) -> Result<(Intel, PathBuf)> {
-    let (_, dir) = store_location(cli, config)?;
+    let dir = locate(cli, config)?.dir;
     Ok((Intel::in_dir(&dir), dir))
 }
 
@@ -528,7 +528,7 @@ pub struct AlertsArgs {
 }
 
 pub fn run_alerts(cli: &Cli, config: &Config, args: &AlertsArgs) -> Result<u8> {
-    let (_, dir) = store_location(cli, config)?;
+    let dir = locate(cli, config)?.dir;
     let since = since(args.since.as_deref(), "since")?;
     let mut list = alerts::read_alerts(&dir, since).context("reading the alert store")?;
     list.retain(|a| args.feeds.is_empty() || args.feeds.contains(&a.feed));

@@ -52,9 +52,19 @@ pub struct Cli {
     /// data directory, e.g. ~/.local/share/dnsrecall].
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Store URL instead of --data-dir: sqlite:PATH (a database file).
+    /// Store URL: sqlite:PATH (a database file), or
+    /// clickhouse://[user:pass@]host:port/database[?cluster=NAME] (ClickHouse's HTTP port;
+    /// --data-dir then holds only feeds, keys and the spool).
     #[arg(long, global = true, value_name = "URL")]
     pub store: Option<String>,
+    /// With a ClickHouse store: where batches wait while the server is away or slow
+    /// [default: DATA_DIR/spool/HOST_PORT_DATABASE]. File ingest waits when it is full;
+    /// live capture drops new batches and counts them.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub spool_dir: Option<PathBuf>,
+    /// With a ClickHouse store: most bytes the spool may hold, e.g. 512M, 4G [default: 1G].
+    #[arg(long, global = true, value_name = "SIZE")]
+    pub spool_max: Option<String>,
     /// TOML configuration file [env: DNSRECALL_CONFIG; default:
     /// ~/.config/dnsrecall/config.toml when it exists].
     #[arg(long, global = true, value_name = "FILE")]
@@ -94,6 +104,8 @@ pub enum Command {
     Prune(admin_cmd::PruneArgs),
     /// Store size, tuple counts by type, time range and sensors.
     Stats(admin_cmd::StatsArgs),
+    /// Create or upgrade the schema of a ClickHouse store.
+    Migrate(admin_cmd::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -130,6 +142,7 @@ fn main() -> ExitCode {
         Command::Keys(a) => serve_cmd::keys(&cli, &config, a),
         Command::Prune(a) => admin_cmd::prune(&cli, &config, a),
         Command::Stats(a) => admin_cmd::stats(&cli, &config, a),
+        Command::Migrate(a) => admin_cmd::migrate(&cli, &config, a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -7,7 +7,7 @@ use clap::Args;
 use dnsrecall_model::ClientId;
 use dnsrecall_query::output::{self, Cut, Format, OutputRow};
 use dnsrecall_query::{FilterSpec, Selector, TimeFormat, page, parse_name_pattern, parse_pattern};
-use dnsrecall_store::{Sort, SqliteStore, TupleFilter};
+use dnsrecall_store::{DynStore, Sort, TupleFilter};
 
 use crate::config::{Config, open_store};
 use crate::{Cli, exit, usage};
@@ -201,7 +201,7 @@ fn emit<R: OutputRow>(
     Ok(exit::OK)
 }
 
-fn open(cli: &Cli, config: &Config) -> Result<SqliteStore> {
+fn open(cli: &Cli, config: &Config) -> Result<DynStore> {
     Ok(open_store(cli, config)?.0)
 }
 

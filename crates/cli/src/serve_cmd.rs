@@ -12,7 +12,7 @@ use dnsrecall_ingest::pipeline::Counters;
 use dnsrecall_server::keys::{KeyFile, NewKey};
 use dnsrecall_server::{MetricsHook, Options};
 
-use crate::config::{Config, store_location};
+use crate::config::{Backend, Config, locate};
 use crate::{Cli, exit, print_out, usage};
 
 #[derive(Debug, Args)]
@@ -82,14 +82,31 @@ pub struct ServeConfig {
 
 pub fn serve(cli: &Cli, config: &Config, args: &ServeArgs) -> Result<u8> {
     let file = config.serve.clone().unwrap_or_default();
-    let (store_path, data_dir) = store_location(cli, config)?;
+    let loc = locate(cli, config)?;
+    let data_dir = loc.dir.clone();
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
+    let (store_path, opener) = match &loc.backend {
+        Backend::Sqlite(file) => (file.clone(), None),
+        Backend::ClickHouse(url) => {
+            // Checked once here; the pool opens its handles without more round trips.
+            crate::config::open_store(cli, config)?;
+            let url = url.clone();
+            let open: dnsrecall_server::StoreOpener = Arc::new(move || {
+                Ok(Box::new(dnsrecall_clickhouse::ClickHouseStore::connect(
+                    &url,
+                    dnsrecall_clickhouse::DEFAULT_TIMEOUT,
+                )) as dnsrecall_store::DynStore)
+            });
+            (data_dir.join("clickhouse"), Some(open))
+        }
+    };
     let listen = args
         .listen
         .or(file.listen)
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8053)));
     let mut opts = Options::new(listen, store_path, data_dir);
+    opts.open_store = opener;
     opts.no_auth = args.no_auth || file.no_auth.unwrap_or(false);
     opts.tls = match (
         args.tls_cert.clone().or(file.tls_cert),
@@ -243,6 +260,8 @@ fn spawn_worker(
     let cli = Cli {
         data_dir: cli.data_dir.clone(),
         store: cli.store.clone(),
+        spool_dir: cli.spool_dir.clone(),
+        spool_max: cli.spool_max.clone(),
         config: cli.config.clone(),
         verbose: cli.verbose,
         command: crate::Command::Stats(crate::admin_cmd::StatsArgs { json: false }),
@@ -316,7 +335,7 @@ pub enum KeysCommand {
 }
 
 pub fn keys(cli: &Cli, config: &Config, args: &KeysArgs) -> Result<u8> {
-    let (_, data_dir) = store_location(cli, config)?;
+    let data_dir = locate(cli, config)?.dir;
     let file = KeyFile::in_dir(&data_dir);
     let now = chrono::Utc::now().timestamp();
     match &args.command {

@@ -3,6 +3,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+
+use dnsrecall_clickhouse::spool::WhenFull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use dnsrecall_sources::live_capture::LiveOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::config::{Config, open_store};
+use crate::config::{Config, finish_writes, open_writer};
 use crate::ingest_cmd::{parse_clients, parse_interval};
 use crate::{Cli, exit, usage};
 
@@ -160,7 +162,14 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
     }
     let max_entries =
         usize::try_from((args.max_memory.max(1) << 20) / BYTES_PER_ENTRY).unwrap_or(usize::MAX);
-    let (store, data_dir) = open_store(cli, config)?;
+    // Files wait for a full spool; a live capture cannot wait (the kernel would drop
+    // packets uncounted), so it drops whole batches and counts them.
+    let when_full = if files.is_empty() {
+        WhenFull::DropNewest
+    } else {
+        WhenFull::Block
+    };
+    let (store, data_dir) = open_writer(cli, config, when_full)?;
     let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
     let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
     let opts = Options {
@@ -187,7 +196,7 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     let progress = Arc::new(Progress::default());
-    let (_store, result) = if files.is_empty() {
+    let (store, result) = if files.is_empty() {
         let live: Vec<LiveOptions> = args
             .interfaces
             .iter()
@@ -261,12 +270,13 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
         router.finish();
         crate::intel_cmd::print_alert_summary(router);
     }
+    let spool_empty = finish_writes(store, crate::ingest_cmd::SPOOL_FLUSH_WAIT);
     let report = result.context("sniff stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {
         crate::write_json(path, &report_json(&report))?;
     }
-    Ok(if report.failed.is_empty() {
+    Ok(if report.failed.is_empty() && spool_empty {
         exit::OK
     } else {
         exit::FAILURE

@@ -106,6 +106,22 @@ impl Http {
         Ok(())
     }
 
+    /// Whether a database exists (asked outside it, so a missing one is not an error).
+    pub(crate) fn database_exists(&self, db: &str) -> Result<bool, Error> {
+        let sql = format!(
+            "SELECT count() FROM system.databases WHERE name = {}\nFORMAT TabSeparated",
+            crate::sql::lit(db)
+        );
+        let mut resp = self.post_to(&self.root, "", sql.as_bytes())?;
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_ERROR_BODY)
+            .read_to_vec()
+            .map_err(|e| Error::Transport(e.to_string()))?;
+        Ok(body.trim_ascii() == b"1")
+    }
+
     /// Inserts a TabSeparated body into `table` (a name this crate wrote).
     pub(crate) fn insert(&self, table: &str, columns: &str, body: &[u8]) -> Result<(), Error> {
         let query = format!("INSERT INTO {table} ({columns}) FORMAT TabSeparated");

@@ -49,6 +49,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod admin;
+mod backend;
 mod http;
 mod read;
 mod scan;
@@ -60,6 +61,7 @@ mod write;
 use std::time::Duration;
 
 pub use admin::prune_cutoff_month;
+pub use backend::SpooledStore;
 pub use schema::SCHEMA_VERSION;
 pub use write::{BatchId, insert_statements, month_of};
 

@@ -299,6 +299,9 @@ pub(crate) fn statements(version: u32, db: &str, cluster: Option<&str>) -> Vec<S
 
 /// The version recorded in the store (0: none yet).
 pub(crate) fn version(http: &Http, db: &str) -> Result<u32, Error> {
+    if !http.database_exists(db)? {
+        return Ok(0);
+    }
     let exists = http.select_one(&format!(
         "SELECT count() FROM system.tables WHERE database = {} AND name = 'schema_migrations'",
         lit(db)

@@ -174,6 +174,12 @@ impl<S: BatchSink> Spool<S> {
         (self.pending.len(), self.bytes)
     }
 
+    /// The spooled files, oldest first.
+    #[must_use]
+    pub fn pending_files(&self) -> Vec<PathBuf> {
+        self.pending.iter().map(|(p, _)| p.clone()).collect()
+    }
+
     #[must_use]
     pub fn sink(&self) -> &S {
         &self.sink
@@ -326,6 +332,24 @@ impl<S: BatchSink> Spool<S> {
             );
         }
     }
+}
+
+/// The newest checkpoint for `source` in these spool files (newest file first): where
+/// reading resumes while batches already read wait in the spool. Unreadable files are
+/// skipped here (replay sets them aside).
+#[must_use]
+pub fn latest_checkpoint(files: &[PathBuf], source: &str) -> Option<Checkpoint> {
+    files.iter().rev().find_map(|path| {
+        let (_, batch) = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode(&b))
+            .ok()?;
+        batch
+            .checkpoints
+            .into_iter()
+            .rev()
+            .find(|c| c.source == source)
+    })
 }
 
 /// Writes a batch file: temporary name, synced, renamed, directory synced.
@@ -524,6 +548,17 @@ impl BackgroundSpool {
     pub fn pending(&self) -> (usize, u64) {
         let st = self.shared.lock();
         (st.pending.len(), st.bytes)
+    }
+
+    /// The spooled files, oldest first.
+    #[must_use]
+    pub fn pending_files(&self) -> Vec<PathBuf> {
+        self.shared
+            .lock()
+            .pending
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 }
 

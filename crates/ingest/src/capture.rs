@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use dnsrecall_model::{Record, SensorId};
 use dnsrecall_sources::live_capture::{LiveCapture, LiveOptions, LiveStats};
 use dnsrecall_sources::pcap_file::{self, CaptureError};
-use dnsrecall_store::{SqliteStore, WriteError, WriteStats};
+use dnsrecall_store::{DynStore, WriteError, WriteStats};
 use dnsrecall_wire::{Counters as WireCounters, Decoder, LinkType};
 
 use crate::log_output::{LogFormat, LogOutput};
@@ -151,7 +151,7 @@ impl Fold {
         mut self,
         read: Result<(), Error>,
         report: &mut Report,
-    ) -> (Option<SqliteStore>, Result<(), Error>) {
+    ) -> (Option<DynStore>, Result<(), Error>) {
         let read = read.and_then(|()| self.flush());
         report.records = self.agg.records;
         report.batches = self.batches;
@@ -169,10 +169,10 @@ impl Fold {
 /// Opens the log outputs and starts the writer; on failure hands back the store if it still
 /// has it (a writer thread that could not start took it along).
 pub(crate) fn start(
-    store: SqliteStore,
+    store: DynStore,
     opts: &Options,
     progress: &Progress,
-) -> Result<Fold, Box<(Option<SqliteStore>, Error)>> {
+) -> Result<Fold, Box<(Option<DynStore>, Error)>> {
     let mut logs = Vec::new();
     for (path, format) in &opts.logs {
         match LogOutput::open(path, *format) {
@@ -203,12 +203,12 @@ pub(crate) fn start(
 
 /// Reads capture files in order into the store.
 pub fn sniff_files(
-    store: SqliteStore,
+    store: DynStore,
     files: &[PathBuf],
     opts: &Options,
     progress: &Progress,
     stop: &AtomicBool,
-) -> (Option<SqliteStore>, Result<Report, Error>) {
+) -> (Option<DynStore>, Result<Report, Error>) {
     let started = Instant::now();
     let mut fold = match start(store, opts, progress) {
         Ok(f) => f,
@@ -283,14 +283,14 @@ pub fn sniff_files(
 
 /// Captures on live interfaces until `stop` is set, reporting every `report_interval`.
 pub fn sniff_live(
-    store: SqliteStore,
+    store: DynStore,
     interfaces: &[LiveOptions],
     opts: &Options,
     progress: &Progress,
     stop: &AtomicBool,
     on_started: &mut dyn FnMut(),
     on_report: &mut dyn FnMut(&Report),
-) -> (Option<SqliteStore>, Result<Report, Error>) {
+) -> (Option<DynStore>, Result<Report, Error>) {
     let started = Instant::now();
     // Open every interface first: a typo fails before anything runs.
     let mut captures = Vec::new();
@@ -459,11 +459,11 @@ pub fn sniff_live(
 type InterfaceState = (LiveStats, WireCounters, u64, u64);
 
 trait IntoReport {
-    fn into_report(self, started: Instant) -> (Option<SqliteStore>, Result<Report, Error>);
+    fn into_report(self, started: Instant) -> (Option<DynStore>, Result<Report, Error>);
 }
 
-impl IntoReport for (Option<SqliteStore>, Result<(), Error>) {
-    fn into_report(self, started: Instant) -> (Option<SqliteStore>, Result<Report, Error>) {
+impl IntoReport for (Option<DynStore>, Result<(), Error>) {
+    fn into_report(self, started: Instant) -> (Option<DynStore>, Result<Report, Error>) {
         let (store, r) = self;
         (
             store,

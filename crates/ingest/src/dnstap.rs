@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use dnsrecall_dnstap::{ListenAddr, ListenOptions, Listener, StreamSession, Totals};
 use dnsrecall_model::{Record, SensorId};
-use dnsrecall_store::{SqliteStore, WriteStats};
+use dnsrecall_store::{DynStore, WriteStats};
 use dnsrecall_wire::Counters as WireCounters;
 
 use crate::capture::{self, Options, Progress};
@@ -53,7 +53,7 @@ pub enum Error {
     Thread(std::io::Error),
 }
 
-type Outcome = (Option<SqliteStore>, Result<Report, Error>);
+type Outcome = (Option<DynStore>, Result<Report, Error>);
 
 fn finish(fold: capture::Fold, read: Result<(), capture::Error>, mut report: Report) -> Outcome {
     let mut r = capture::Report::default();
@@ -65,10 +65,10 @@ fn finish(fold: capture::Fold, read: Result<(), capture::Error>, mut report: Rep
 }
 
 fn start_fold(
-    store: SqliteStore,
+    store: DynStore,
     opts: &Options,
     progress: &Progress,
-) -> Result<capture::Fold, Box<(Option<SqliteStore>, Error)>> {
+) -> Result<capture::Fold, Box<(Option<DynStore>, Error)>> {
     capture::start(store, opts, progress).map_err(|failed| {
         let (store, e) = *failed;
         Box::new((store, Error::Capture(e)))
@@ -89,7 +89,7 @@ pub struct Hooks<'a> {
 
 /// Listens on `addrs` until `stop` is set, telling `hooks` when it started and how it goes.
 pub fn serve(
-    store: SqliteStore,
+    store: DynStore,
     addrs: &[ListenAddr],
     listen: ListenOptions,
     opts: &Options,
@@ -180,7 +180,7 @@ pub fn serve(
 
 /// Reads dnstap files (unidirectional Frame Streams) in order into the store.
 pub fn read_files(
-    store: SqliteStore,
+    store: DynStore,
     files: &[PathBuf],
     sensor: SensorId,
     max_frame_len: usize,

@@ -28,7 +28,7 @@ use dnsrecall_model::SensorId;
 use dnsrecall_sources::{
     Format, Line, LineContext, LineReader, LineState, Record, detect, parse_line_with,
 };
-use dnsrecall_store::{Checkpoint, SqliteStore, WriteError, WriteStats};
+use dnsrecall_store::{Checkpoint, DynStore, WriteError, WriteStats};
 
 use crate::writer::StoreWriter;
 use crate::{Aggregator, ClientPolicy};
@@ -421,13 +421,13 @@ impl Run<'_> {
 /// # Errors
 /// When the store fails; what was committed before stays, with its checkpoints.
 pub fn run(
-    store: SqliteStore,
+    store: DynStore,
     inputs: &[Input],
     opts: &Options,
     counters: Arc<Counters>,
     stop: &AtomicBool,
     on_bad: &mut dyn FnMut(&BadLine),
-) -> (Option<SqliteStore>, Result<Report, Error>) {
+) -> (Option<DynStore>, Result<Report, Error>) {
     let mut sources = Vec::new();
     let mut report = Report::default();
     for input in inputs {
@@ -485,7 +485,7 @@ pub fn run(
 }
 
 fn prepare(
-    store: &SqliteStore,
+    store: &DynStore,
     input: &Input,
     opts: &Options,
     report: &mut Report,

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::{self, JoinHandle};
 
-use dnsrecall_store::{Batch, SqliteStore, WriteError, WriteStats};
+use dnsrecall_store::{Batch, DynStore, WriteError, WriteStats};
 
 /// What the writer thread hands back: the store, what it wrote, and how it ended.
-pub type Finished = (SqliteStore, WriteStats, Result<(), WriteError>);
+pub type Finished = (DynStore, WriteStats, Result<(), WriteError>);
 
 /// A running writer thread.
 #[derive(Debug)]
@@ -31,10 +31,8 @@ impl StoreWriter {
     ///
     /// # Errors
     /// When the thread cannot be started (the store is lost with it: nothing was written).
-    pub fn start(mut store: SqliteStore, committed: Arc<AtomicU64>) -> std::io::Result<Self> {
-        if let Err(e) = store.checkpoint_in_background() {
-            tracing::warn!("no background checkpoints ({e}): commits will checkpoint themselves");
-        }
+    pub fn start(mut store: DynStore, committed: Arc<AtomicU64>) -> std::io::Result<Self> {
+        store.prepare_bulk_writes();
         let (tx, rx) = sync_channel::<Batch>(0);
         let handle = thread::Builder::new()
             .name("store-writer".into())

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 
 use dnsrecall_model::{ClientId, Name, RrType};
 use dnsrecall_store::{
-    NameSelector, QueryError, Selector, SqliteStore, TimeFence, TupleFilter, TupleRow,
+    DynStore, NameSelector, QueryError, Selector, TimeFence, TupleFilter, TupleRow,
 };
 
 use crate::ioc::Target;
@@ -65,7 +65,7 @@ type Matched = (AnswerKey, TupleRow, Vec<(IocId, Via)>);
 /// # Errors
 /// When the store fails.
 pub fn hunt(
-    store: &mut SqliteStore,
+    store: &mut DynStore,
     m: &Matchers,
     opts: &HuntOptions,
     mut emit: impl FnMut(Hit),
@@ -118,8 +118,8 @@ pub fn hunt(
     let scan = opts.scan.unwrap_or(domain_iocs.len() > SCAN_THRESHOLD);
     stats.scanned_names = scan;
     let mut rows = Vec::new();
-    let run = |store: &mut SqliteStore, sel: &Selector, rows: &mut Vec<TupleRow>| {
-        store.for_each_tuple(sel, &filter, |r| {
+    let run = |store: &mut DynStore, sel: &Selector, rows: &mut Vec<TupleRow>| {
+        store.for_each_tuple(sel, &filter, &mut |r| {
             rows.push(r);
             ControlFlow::Continue(())
         })
@@ -127,7 +127,7 @@ pub fn hunt(
     if scan {
         let mut candidates = Vec::new();
         let mut ids = Vec::new();
-        store.for_each_name(|name| {
+        store.for_each_name(&mut |name| {
             ids.clear();
             m.watch.match_name(name, &mut ids);
             m.watch.match_ns_name(name, &mut ids);
@@ -188,7 +188,7 @@ pub fn hunt(
         store.for_each_client(
             &Selector::Name(NameSelector::Exact(owner.clone())),
             &filter,
-            |c| {
+            &mut |c| {
                 clients.push(c);
                 ControlFlow::Continue(())
             },

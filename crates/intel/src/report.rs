@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use dnsrecall_query::TimeFormat;
-use dnsrecall_store::{QueryError, SqliteStore};
+use dnsrecall_store::{DynStore, QueryError};
 use serde_json::{Value, json};
 
 use crate::hunt::{HuntOptions, hunt};
@@ -69,7 +69,7 @@ type Tally = (u64, BTreeSet<String>, i64);
 /// # Errors
 /// When the store fails.
 pub fn report(
-    store: &mut SqliteStore,
+    store: &mut DynStore,
     m: &Matchers,
     kind: Kind,
     since: Option<i64>,
@@ -132,15 +132,15 @@ pub fn report(
         }
         Kind::TopNames | Kind::NewDomains => {
             let mut ids = Vec::new();
-            let keep = |name: &str| {
+            let mut keep = |name: &str| {
                 ids.clear();
                 m.suppress.match_name(name, &mut ids);
                 ids.is_empty()
             };
             let list = if kind == Kind::TopNames {
-                store.top_names(since, limit, keep)?
+                store.top_names(since, limit, &mut keep)?
             } else {
-                store.new_names(since.unwrap_or(0), limit, keep)?
+                store.new_names(since.unwrap_or(0), limit, &mut keep)?
             };
             Ok(Report {
                 headers: vec!["name", "answers", "count", "first_seen", "last_seen"],

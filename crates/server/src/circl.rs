@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dnsrecall_query::output::OutputRow;
 use dnsrecall_query::{NameSelector, Selector, parse_pattern, parse_types};
-use dnsrecall_store::{SqliteStore, TupleFilter, TupleRow};
+use dnsrecall_store::{DynStore, TupleFilter, TupleRow};
 
 use crate::stream::Sink;
 use crate::{ApiError, Caller, Shared, answer, audit};
@@ -152,7 +152,7 @@ fn cof_line(row: &TupleRow) -> Vec<u8> {
 }
 
 fn stream_all(
-    store: &mut SqliteStore,
+    store: &mut DynStore,
     sink: &mut Sink,
     sels: &[Selector],
     filter: &TupleFilter,
@@ -161,7 +161,7 @@ fn stream_all(
     for sel in sels {
         let mut stop = false;
         store
-            .for_each_tuple(sel, filter, |row| {
+            .for_each_tuple(sel, filter, &mut |row| {
                 if sink.rows >= max {
                     stop = true;
                     return ControlFlow::Break(());
@@ -181,7 +181,7 @@ fn stream_all(
 
 /// One page: (body, rows in it, whether more follow).
 fn collect_page(
-    store: &mut SqliteStore,
+    store: &mut DynStore,
     sels: &[Selector],
     filter: &TupleFilter,
     cursor: u64,
@@ -193,7 +193,7 @@ fn collect_page(
     let mut more = false;
     for sel in sels {
         store
-            .for_each_tuple(sel, filter, |row| {
+            .for_each_tuple(sel, filter, &mut |row| {
                 position += 1;
                 if position <= cursor {
                     return ControlFlow::Continue(());

@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dnsrecall_model::{Name, Rdata};
 use dnsrecall_query::{NameSelector, Selector, parse_name_pattern, parse_pattern, parse_types};
-use dnsrecall_store::{SqliteStore, TimeFence, TupleFilter, TupleRow};
+use dnsrecall_store::{DynStore, TimeFence, TupleFilter, TupleRow};
 use serde_json::{Value, json};
 
 use crate::params::Params;
@@ -335,11 +335,11 @@ async fn lookup(
         "dnsdb",
         "application/x-ndjson",
         HeaderMap::new(),
-        move |store: &mut SqliteStore, sink: &mut Sink| {
+        move |store: &mut DynStore, sink: &mut Sink| {
             end(sink, "begin", None);
             let (mut skipped, mut taken, mut limited) = (0u64, 0u64, false);
             let bailiwick = lookup.bailiwick.as_ref();
-            let r = store.for_each_tuple(&lookup.selector, &knobs.filter, |row| {
+            let r = store.for_each_tuple(&lookup.selector, &knobs.filter, &mut |row| {
                 if !in_bailiwick(&row, bailiwick) {
                     return sink.tick();
                 }
@@ -383,11 +383,11 @@ async fn summarize(
         "dnsdb",
         "application/x-ndjson",
         HeaderMap::new(),
-        move |store: &mut SqliteStore, sink: &mut Sink| {
+        move |store: &mut DynStore, sink: &mut Sink| {
             let (mut count, mut results, mut first, mut last) = (0u64, 0u64, i64::MAX, i64::MIN);
             let mut limited = false;
             let bailiwick = lookup.bailiwick.as_ref();
-            let r = store.for_each_tuple(&lookup.selector, &knobs.filter, |row| {
+            let r = store.for_each_tuple(&lookup.selector, &knobs.filter, &mut |row| {
                 if !in_bailiwick(&row, bailiwick) {
                     return sink.tick();
                 }

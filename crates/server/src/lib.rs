@@ -35,6 +35,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use dnsrecall_store::DynStore;
 
 pub use error::ApiError;
 pub use keys::{KeyFile, KeyRing};
@@ -69,6 +70,21 @@ pub struct Options {
     pub shutdown_grace: Duration,
     /// Extra metrics (e.g. ingest counters when collection runs in the same process).
     pub metrics_hooks: Vec<MetricsHook>,
+    /// Opens a read handle on the store; `None`: the SQLite file at `store_path`.
+    pub open_store: Option<StoreOpener>,
+}
+
+/// Opens one read handle on the store (the pool calls it as it needs handles).
+pub type StoreOpener = Arc<dyn Fn() -> Result<DynStore, String> + Send + Sync>;
+
+/// The opener of the SQLite store file at `path`.
+#[must_use]
+pub fn sqlite_opener(path: PathBuf) -> StoreOpener {
+    Arc::new(move || {
+        dnsrecall_store::SqliteStore::open(&path)
+            .map(|s| Box::new(s) as DynStore)
+            .map_err(|e| e.to_string())
+    })
 }
 
 impl std::fmt::Debug for Options {
@@ -98,6 +114,7 @@ impl Options {
             queue_wait: Duration::from_secs(10),
             audit_log: None,
             shutdown_grace: Duration::from_secs(30),
+            open_store: None,
             metrics_hooks: Vec::new(),
         }
     }
@@ -179,9 +196,13 @@ pub fn state(opts: &Options) -> Result<Shared, ServeError> {
         Some(ring)
     };
     // Open once now, so a bad store is an error at start, not on the first request.
-    dnsrecall_store::SqliteStore::open(&opts.store_path).map_err(|e| ServeError::Store {
+    let opener = opts
+        .open_store
+        .clone()
+        .unwrap_or_else(|| sqlite_opener(opts.store_path.clone()));
+    opener().map_err(|message| ServeError::Store {
         path: opts.store_path.clone(),
-        message: e.to_string(),
+        message,
     })?;
     let audit_path = opts
         .audit_log
@@ -193,7 +214,7 @@ pub fn state(opts: &Options) -> Result<Shared, ServeError> {
     })?;
     let metrics = Metrics::new(opts.store_path.clone(), opts.metrics_hooks.clone());
     Ok(Arc::new(AppState {
-        pool: Arc::new(StorePool::new(opts.store_path.clone(), opts.max_concurrent)),
+        pool: Arc::new(StorePool::new(opener, opts.max_concurrent)),
         data_dir: opts.data_dir.clone(),
         keys,
         audit: Arc::new(audit),
@@ -215,9 +236,7 @@ pub(crate) async fn answer(
     flavour: &'static str,
     content_type: &'static str,
     headers: HeaderMap,
-    f: impl FnOnce(&mut dnsrecall_store::SqliteStore, &mut stream::Sink) -> Result<(), ApiError>
-    + Send
-    + 'static,
+    f: impl FnOnce(&mut DynStore, &mut stream::Sink) -> Result<(), ApiError> + Send + 'static,
 ) -> Response {
     let metrics = Arc::clone(&state.metrics);
     stream::streamed(

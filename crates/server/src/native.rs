@@ -25,7 +25,7 @@ use axum::routing::get;
 use dnsrecall_model::ClientId;
 use dnsrecall_query::output::OutputRow;
 use dnsrecall_query::{Selector, TimeFormat, page, parse_name_pattern, parse_pattern};
-use dnsrecall_store::{QueryError, QueryStats, Sort, SqliteStore, TupleFilter};
+use dnsrecall_store::{DynStore, QueryError, QueryStats, Sort, TupleFilter};
 
 use crate::params::Params;
 use crate::stream::Sink;
@@ -292,7 +292,7 @@ async fn tuples(state: &Shared, record: Record, ask: Ask) -> Response {
         "native",
         "application/json",
         HeaderMap::new(),
-        move |store: &mut SqliteStore, sink: &mut Sink| {
+        move |store: &mut DynStore, sink: &mut Sink| {
             let Some(sel) = &ask.selector else {
                 return Err(ApiError::param("q", "missing"));
             };
@@ -316,7 +316,7 @@ async fn negatives(state: &Shared, record: Record, ask: Ask) -> Response {
         "native",
         "application/json",
         HeaderMap::new(),
-        move |store: &mut SqliteStore, sink: &mut Sink| {
+        move |store: &mut DynStore, sink: &mut Sink| {
             let Some(sel) = &ask.selector else {
                 return Err(ApiError::param("q", "missing"));
             };
@@ -386,7 +386,7 @@ async fn clients(
         "native",
         "application/json",
         HeaderMap::new(),
-        move |store: &mut SqliteStore, sink: &mut Sink| {
+        move |store: &mut DynStore, sink: &mut Sink| {
             let mut run = |f: &mut dyn FnMut(dnsrecall_store::ClientRow) -> ControlFlow<()>| match (
                 &ask.client_ids,
                 &ask.selector,

@@ -5,7 +5,6 @@
 //! a query that fails before writing anything is answered with a proper error status.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,9 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use dnsrecall_store::SqliteStore;
+use dnsrecall_store::DynStore;
+
+use crate::StoreOpener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::error::ApiError;
@@ -26,26 +27,26 @@ const CHUNK: usize = 32 * 1024;
 
 /// Read connections to the store, opened on demand and reused; the semaphore bounds how
 /// many queries run at once (the rest wait, up to a deadline).
-#[derive(Debug)]
+impl std::fmt::Debug for StorePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorePool").finish_non_exhaustive()
+    }
+}
+
 pub struct StorePool {
-    path: PathBuf,
-    idle: Mutex<Vec<SqliteStore>>,
+    open: StoreOpener,
+    idle: Mutex<Vec<DynStore>>,
     permits: Arc<Semaphore>,
 }
 
 impl StorePool {
     #[must_use]
-    pub fn new(path: PathBuf, max_concurrent: usize) -> Self {
+    pub fn new(open: StoreOpener, max_concurrent: usize) -> Self {
         Self {
-            path,
+            open,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
         }
-    }
-
-    #[must_use]
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
     }
 
     /// Waits for a query slot.
@@ -56,7 +57,7 @@ impl StorePool {
         }
     }
 
-    fn take(&self) -> Result<SqliteStore, ApiError> {
+    fn take(&self) -> Result<DynStore, ApiError> {
         let idle = self
             .idle
             .lock()
@@ -65,8 +66,8 @@ impl StorePool {
         match idle {
             Some(s) => Ok(s),
             None => {
-                let store = SqliteStore::open(&self.path).map_err(|e| {
-                    tracing::error!("opening the store {}: {e}", self.path.display());
+                let store = (self.open)().map_err(|e| {
+                    tracing::error!("opening the store: {e}");
                     ApiError::internal("the store cannot be opened")
                 })?;
                 // Many readers at once: a modest cache each (the OS page cache is shared).
@@ -78,7 +79,7 @@ impl StorePool {
         }
     }
 
-    fn give_back(&self, store: SqliteStore) {
+    fn give_back(&self, store: DynStore) {
         self.idle
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -89,7 +90,7 @@ impl StorePool {
     pub(crate) async fn run<T: Send + 'static>(
         self: &Arc<Self>,
         wait: Duration,
-        f: impl FnOnce(&mut SqliteStore) -> Result<T, ApiError> + Send + 'static,
+        f: impl FnOnce(&mut DynStore) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let permit = self.permit(wait).await?;
         let pool = Arc::clone(self);
@@ -197,7 +198,7 @@ pub(crate) async fn streamed(
     limit: Duration,
     content_type: &'static str,
     headers: HeaderMap,
-    f: impl FnOnce(&mut SqliteStore, &mut Sink) -> Result<(), ApiError> + Send + 'static,
+    f: impl FnOnce(&mut DynStore, &mut Sink) -> Result<(), ApiError> + Send + 'static,
     on_end: impl FnOnce(Finished) + Send + 'static,
 ) -> Response {
     let permit = match pool.permit(wait).await {

@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod admin;
+mod backend;
 mod codec;
 mod grams;
 mod read;
@@ -22,6 +23,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use admin::{PruneStats, StoreStats};
+pub use backend::{DynStore, Store, Visit};
 pub use codec::address_key;
 pub use read::{
     ClientRow, NameSelector, NegativeRow, QueryStats, Selector, Sort, TimeFence, TupleFilter,
@@ -60,6 +62,9 @@ pub enum OpenError {
 pub enum WriteError {
     #[error("sqlite write failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// Another backend (ClickHouse) failed.
+    #[error("{0}")]
+    Backend(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,9 @@ pub enum QueryError {
     Sqlite(#[from] rusqlite::Error),
     #[error("{0}")]
     Invalid(String),
+    /// Another backend (ClickHouse) failed.
+    #[error("{0}")]
+    Backend(String),
 }
 
 /// Copies the write-ahead log into the database file from its own thread and connection,

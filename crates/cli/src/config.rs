@@ -88,6 +88,14 @@ pub fn locate(cli: &Cli, config: &Config) -> Result<Location> {
     };
     let url = cli.store.as_ref().or(config.store.as_ref());
     if let Some(url) = url
+        && !url.starts_with("sqlite:")
+        && !url.starts_with("clickhouse:")
+    {
+        return Err(usage(format!(
+            "--store {url:?}: expected sqlite:PATH or clickhouse://[user:pass@]host:port/database"
+        )));
+    }
+    if let Some(url) = url
         && url.starts_with("clickhouse:")
     {
         let parsed: StoreUrl = url

@@ -164,6 +164,7 @@ impl SpooledStore {
     /// When the spool directory cannot be created or read.
     pub fn foreground(store: ClickHouseStore, cfg: SpoolConfig) -> Result<Self, SpoolError> {
         let reader = ClickHouseStore::connect(store.url(), crate::DEFAULT_TIMEOUT);
+        let store = ClickHouseStore::connect_writer(store.url(), crate::DEFAULT_TIMEOUT);
         let dir = cfg.dir.clone();
         Ok(Self {
             reader,
@@ -178,6 +179,7 @@ impl SpooledStore {
     /// When the spool directory cannot be created or read, or the thread cannot start.
     pub fn background(store: ClickHouseStore, cfg: SpoolConfig) -> Result<Self, SpoolError> {
         let reader = ClickHouseStore::connect(store.url(), crate::DEFAULT_TIMEOUT);
+        let store = ClickHouseStore::connect_writer(store.url(), crate::DEFAULT_TIMEOUT);
         let dir = cfg.dir.clone();
         Ok(Self {
             reader,

@@ -29,12 +29,19 @@ impl std::fmt::Debug for Http {
 }
 
 impl Http {
-    pub(crate) fn new(url: &StoreUrl, timeout: Duration) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    /// `keep_alive: false` opens a connection per exchange: a writer that never pauses
+    /// must not keep a stopping server busy (ClickHouse serves open keep-alive
+    /// connections until they go quiet, so a restart would wait for the sensors).
+    pub(crate) fn new(url: &StoreUrl, timeout: Duration, keep_alive: bool) -> Self {
+        let mut config = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
-            .http_status_as_error(false)
-            .build()
-            .into();
+            .http_status_as_error(false);
+        if !keep_alive {
+            config = config
+                .max_idle_connections(0)
+                .max_idle_connections_per_host(0);
+        }
+        let agent: ureq::Agent = config.build().into();
         let mut root = format!("http://{}:{}/?", url.host, url.port);
         if let Some(user) = &url.user {
             root.push_str("user=");

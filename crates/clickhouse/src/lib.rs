@@ -216,7 +216,17 @@ impl ClickHouseStore {
     #[must_use]
     pub fn connect(url: &StoreUrl, timeout: Duration) -> Self {
         Self {
-            http: http::Http::new(url, timeout),
+            http: http::Http::new(url, timeout, true),
+            url: url.clone(),
+        }
+    }
+
+    /// A handle for a writer that sends batch after batch: a new connection per
+    /// exchange, so a server told to stop is not kept busy by it (see `http.rs`).
+    #[must_use]
+    pub fn connect_writer(url: &StoreUrl, timeout: Duration) -> Self {
+        Self {
+            http: http::Http::new(url, timeout, false),
             url: url.clone(),
         }
     }

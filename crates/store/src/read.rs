@@ -468,7 +468,7 @@ impl SqliteStore {
                 )
             }
             Selector::RdataName(ns) => {
-                return self.starting_from_names(
+                let mut sql = self.starting_from_names(
                     COLS,
                     ns,
                     "tn",
@@ -476,7 +476,12 @@ impl SqliteStore {
                     " AND t.target <> 0",
                     ("t.rrtype", "t.sensor"),
                     filter,
-                );
+                )?;
+                // The answers naming one target in (owner, type, rdata) order, not in the
+                // order they were stored: the same on every store, and rows of one key
+                // from several sensors stay adjacent (SQLite sorts each target's rows).
+                sql.text.push_str(", n.name, t.rrtype, t.rdata");
+                return Ok(sql);
             }
         };
         Ok(Sql {
@@ -847,7 +852,7 @@ impl SqliteStore {
                 format!(
                     "SELECT {COLS} FROM clients c JOIN names n ON n.id = c.name_id \
                      WHERE c.client >= ? AND c.client <= ? AND length(c.client) = {len}\
-                     {types}{sensors} ORDER BY c.client"
+                     {types}{sensors} ORDER BY c.client, n.name, c.qtype"
                 )
             }
             Selector::RdataName(_) => {
@@ -908,7 +913,7 @@ impl SqliteStore {
             text: format!(
                 "SELECT n.name, c.client, c.qtype, c.sensor, c.time_first, c.time_last, c.count \
                  FROM clients c JOIN names n ON n.id = c.name_id \
-                 WHERE c.client IN ({marks}){types}{sensors} ORDER BY c.client"
+                 WHERE c.client IN ({marks}){types}{sensors} ORDER BY c.client, n.name, c.qtype"
             ),
             params,
             candidates: None,

@@ -174,8 +174,13 @@ fn assert_plan_uses_indexes(plan: &[String], what: &str) {
     for step in plan {
         let full_scan = step.starts_with("SCAN ") && !step.contains("VIRTUAL TABLE INDEX");
         assert!(!full_scan, "{what}: table scan in plan {plan:#?}");
+        // Answers naming one target are sorted among themselves (owner, type, rdata), and
+        // so are the sightings of one client (name, type): a sort of one group's rows at a
+        // time, which streams from group to group.
+        let per_target_sort = (what.starts_with("RdataName") || what == "clients by address")
+            && (step.contains("TEMP B-TREE FOR LAST") || step.contains("TEMP B-TREE FOR RIGHT"));
         assert!(
-            !step.contains("TEMP B-TREE"),
+            !step.contains("TEMP B-TREE") || per_target_sort,
             "{what}: sort in plan {plan:#?}"
         );
     }

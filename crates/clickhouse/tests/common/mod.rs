@@ -190,6 +190,25 @@ impl Server {
         }
     }
 
+    /// Stops the server as an operator does (SIGTERM: it finishes what runs and exits)
+    /// and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while c.try_wait().ok().flatten().is_none() {
+                if start.elapsed() > Duration::from_secs(60) {
+                    let _ = c.kill();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.wait();
+        }
+    }
+
     /// Starts the server again on the same data directory and ports.
     pub fn restart(&mut self) {
         self.kill();

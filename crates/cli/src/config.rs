@@ -2,6 +2,8 @@
 //!
 //! ```toml
 //! data_dir = "/var/lib/dnsrecall"   # or: store = "sqlite:/var/lib/dnsrecall/dnsrecall.db"
+//! # store = "clickhouse://dns:secret@ch-1:8123/pdns"   # data_dir then holds side files
+//! # spool_max = "4G"                                   # spool_dir = "/var/spool/dnsrecall"
 //! clients = "hash"                  # store | hash | mask | off
 //! sensor = "dmz-1"
 //! time_format = "%d/%m/%Y %H:%M:%S"
@@ -26,6 +28,9 @@ use crate::{Cli, usage};
 pub struct Config {
     pub data_dir: Option<PathBuf>,
     pub store: Option<String>,
+    /// `--spool-dir` and `--spool-max` (ClickHouse stores).
+    pub spool_dir: Option<PathBuf>,
+    pub spool_max: Option<String>,
     pub clients: Option<String>,
     pub sensor: Option<String>,
     pub time_format: Option<String>,
@@ -190,8 +195,9 @@ pub fn open_writer(cli: &Cli, config: &Config, when_full: WhenFull) -> Result<(D
     let dir = cli
         .spool_dir
         .clone()
+        .or_else(|| config.spool_dir.clone())
         .unwrap_or_else(|| loc.dir.join("spool").join(spool_name(url)));
-    let max = match &cli.spool_max {
+    let max = match cli.spool_max.as_ref().or(config.spool_max.as_ref()) {
         Some(s) => parse_size(s).map_err(|e| usage(format!("--spool-max {s:?}: {e}")))?,
         None => DEFAULT_SPOOL_MAX,
     };

@@ -50,27 +50,52 @@ Examples:
 pub struct Cli {
     /// Directory of the embedded store [env: DNSRECALL_DATA_DIR; default: the platform
     /// data directory, e.g. ~/.local/share/dnsrecall].
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub data_dir: Option<PathBuf>,
     /// Store URL: sqlite:PATH (a database file), or
     /// clickhouse://[user:pass@]host:port/database[?cluster=NAME] (ClickHouse's HTTP port;
     /// --data-dir then holds only feeds, keys and the spool).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "URL"
+    )]
     pub store: Option<String>,
     /// With a ClickHouse store: where batches wait while the server is away or slow
     /// [default: DATA_DIR/spool/HOST_PORT_DATABASE]. File ingest waits when it is full;
     /// live capture drops new batches and counts them.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "DIR"
+    )]
     pub spool_dir: Option<PathBuf>,
     /// With a ClickHouse store: most bytes the spool may hold, e.g. 512M, 4G [default: 1G].
-    #[arg(long, global = true, value_name = "SIZE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "SIZE"
+    )]
     pub spool_max: Option<String>,
     /// TOML configuration file [env: DNSRECALL_CONFIG; default:
     /// ~/.config/dnsrecall/config.toml when it exists].
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
     /// More log output (-v info, -vv debug); RUST_LOG works too.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,

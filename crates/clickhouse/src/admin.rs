@@ -33,17 +33,18 @@ impl ClickHouseStore {
 
     fn distinct_keys(&self, table: &str, key: &str, cond: &str) -> Result<u64, Error> {
         self.count(&format!(
-            "SELECT count() FROM (SELECT 1 FROM {table} WHERE {cond} GROUP BY {key})"
+            "SELECT count() FROM (SELECT 1 FROM {table} WHERE rev_name != '' AND {cond} \
+             GROUP BY {key})"
         ))
     }
 
     fn distinct_names(&self) -> Result<u64, Error> {
         self.count(
             "SELECT uniqExact(n) FROM (\
-               SELECT rrname AS n FROM tuples \
+               SELECT rrname AS n FROM tuples WHERE rrname != '' \
                UNION ALL SELECT target AS n FROM tuples WHERE target != '' \
-               UNION ALL SELECT qname AS n FROM negatives \
-               UNION ALL SELECT qname AS n FROM clients)",
+               UNION ALL SELECT qname AS n FROM negatives WHERE qname != '' \
+               UNION ALL SELECT qname AS n FROM clients WHERE qname != '')",
         )
     }
 
@@ -57,7 +58,7 @@ impl ClickHouseStore {
         const TUPLE_KEY: &str = "rev_name, rrtype, rdata_key, target, rdata, sensor";
         let mut by_type: Vec<(RrType, u64)> = Vec::new();
         for r in self.http.select_all(&format!(
-            "SELECT rrtype, count() AS n FROM (SELECT rrtype FROM tuples GROUP BY {TUPLE_KEY}) \
+            "SELECT rrtype, count() AS n FROM (SELECT rrtype FROM tuples WHERE rev_name != '' GROUP BY {TUPLE_KEY}) \
              GROUP BY rrtype ORDER BY n DESC, rrtype"
         ))? {
             let num = |i: usize| {
@@ -71,9 +72,9 @@ impl ClickHouseStore {
         let times = self.http.select_all(
             "SELECT min(t0), max(t1), sum(k) FROM (\
                SELECT minMerge(time_first) AS t0, maxMerge(time_last) AS t1, count() AS k \
-               FROM tuples \
+               FROM tuples WHERE rev_name != '' \
                UNION ALL SELECT minMerge(time_first) AS t0, maxMerge(time_last) AS t1, \
-               count() AS k FROM negatives) WHERE k > 0",
+               count() AS k FROM negatives WHERE rev_name != '') WHERE k > 0",
         )?;
         let (mut time_first, mut time_last) = (None, None);
         if let Some(r) = times.first() {
@@ -90,9 +91,9 @@ impl ClickHouseStore {
         let mut sensors: Vec<Arc<str>> = Vec::new();
         for r in self.http.select_all(
             "SELECT s FROM (\
-               SELECT DISTINCT sensor AS s FROM tuples \
-               UNION ALL SELECT DISTINCT sensor AS s FROM negatives \
-               UNION ALL SELECT DISTINCT sensor AS s FROM clients) \
+               SELECT DISTINCT sensor AS s FROM tuples WHERE rev_name != '' \
+               UNION ALL SELECT DISTINCT sensor AS s FROM negatives WHERE rev_name != '' \
+               UNION ALL SELECT DISTINCT sensor AS s FROM clients WHERE rev_name != '') \
              WHERE s != '' GROUP BY s ORDER BY s",
         )? {
             if let Some(s) = r.first() {

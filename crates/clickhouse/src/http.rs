@@ -14,6 +14,10 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// must be one block so that its receipt and its rows are written by the same insert.
 pub(crate) const MAX_INSERT_BLOCK_ROWS: u64 = 16 * 1024 * 1024;
 
+/// With `MAX_INSERT_BLOCK_ROWS` as the row minimum: a view's output is squashed into one
+/// block until this many bytes, so one INSERT (one month) makes one part of its table.
+const MIN_INSERT_BLOCK_BYTES: u64 = 4 << 30;
+
 pub(crate) struct Http {
     agent: ureq::Agent,
     /// `http://host:port/?user=..&password=..`
@@ -133,7 +137,10 @@ impl Http {
     pub(crate) fn insert(&self, table: &str, columns: &str, body: &[u8]) -> Result<(), Error> {
         let query = format!("INSERT INTO {table} ({columns}) FORMAT TabSeparated");
         let params = format!(
-            "&max_insert_block_size={MAX_INSERT_BLOCK_ROWS}&insert_distributed_sync=1&query={}",
+            "&max_insert_block_size={MAX_INSERT_BLOCK_ROWS}\
+             &min_insert_block_size_rows={MAX_INSERT_BLOCK_ROWS}\
+             &min_insert_block_size_bytes={MIN_INSERT_BLOCK_BYTES}\
+             &insert_distributed_sync=1&query={}",
             url_encode(&query)
         );
         let mut resp = self.post(&params, body)?;

@@ -22,8 +22,8 @@
 //! * `negatives`, `clients` (by query name) and `clients_by_client` (by client);
 //! * all partitioned by month (`toYYYYMM` of the row's `time_last`), so retention drops
 //!   whole partitions;
-//! * `receipts` (which parts of which batch are in) and `checkpoints` (file offsets,
-//!   `ReplacingMergeTree` by version).
+//! * `checkpoints` (file offsets, `ReplacingMergeTree` by version); `receipts` holds the
+//!   receipts of schema version 1 only.
 //!
 //! **Why AggregatingMergeTree**: the merge of a tuple is exactly min/max/sum(/max ttl), and
 //! those are associative: the engine folds batches and sensors into one row per key and
@@ -39,13 +39,14 @@
 //! **Sensors**: `sensor` (empty for none) is part of every key: rows of one key from
 //! several sensors merge at read time, as SQLite's read path does.
 //!
-//! **Exactly once**: every batch has a [`BatchId`]. Each landing table also feeds
-//! `receipts` through a second view that runs after the data view: the receipt of a part
-//! of a batch is written by the same INSERT as its rows, after them. Before writing, a
-//! batch looks up its receipts and skips the parts already in, so a batch retried after a
-//! lost answer or a refused INSERT counts once. What this does not cover: rows written and
-//! their receipt not (a crash between the two views of one INSERT), since ClickHouse has
-//! no multi-table transaction (see [`ClickHouseStore::write_batch_with_id`]).
+//! **Exactly once**: every batch has a [`BatchId`], and is written as one INSERT per
+//! landing table and month. Each INSERT ends with a receipt row (empty name, the batch id
+//! in a key column) that goes through the same view into the same part as the rows: a
+//! part is committed whole or not at all, so rows and receipt are in together or not at
+//! all. Before a retry, a batch looks up its receipts and skips the INSERTs already in, so
+//! a batch retried after a lost answer, a refused INSERT or a server killed in the middle
+//! counts once (see [`ClickHouseStore::write_batch_with_id`]). Reads leave receipt rows
+//! out by their empty name.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod admin;
@@ -286,6 +287,13 @@ impl ClickHouseStore {
         (1..=SCHEMA_VERSION)
             .flat_map(|v| schema::statements(v, database, cluster))
             .collect()
+    }
+
+    /// The DDL of one schema version (for upgrade tests).
+    #[doc(hidden)]
+    #[must_use]
+    pub fn schema_statements_of(version: u32, database: &str) -> Vec<String> {
+        schema::statements(version, database, None)
     }
 
     /// The server's version string.

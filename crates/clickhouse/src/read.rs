@@ -37,7 +37,10 @@ fn name_condition(
             format!("{rev_col} = {}", lit(&n.reversed())),
             name_col.to_owned(),
         ),
-        NameSelector::Subdomains(n) if n.is_root() => ("1".to_owned(), rev_col.to_owned()),
+        // Every name: all but the receipt rows, whose name is empty (see `write.rs`).
+        NameSelector::Subdomains(n) if n.is_root() => {
+            (format!("{rev_col} != ''"), rev_col.to_owned())
+        }
         NameSelector::Subdomains(n) => {
             let rev = n.reversed();
             (

@@ -11,6 +11,7 @@ use crate::{ClickHouseStore, Error};
 /// One merged row per tuple key and sensor, as SQLite stores them.
 const PER_SENSOR: &str = "SELECT rrname, sumMerge(count) AS c, minMerge(time_first) AS tf, \
                           maxMerge(time_last) AS tl FROM tuples \
+                          WHERE rev_name != '' \
                           GROUP BY rev_name, rrname, rrtype, rdata_key, target, rdata, sensor";
 
 fn total(r: &[Vec<u8>]) -> Result<NameTotal, Error> {
@@ -33,10 +34,10 @@ impl ClickHouseStore {
     pub fn for_each_name(&self, mut f: impl FnMut(&str) -> ControlFlow<()>) -> Result<u64, Error> {
         self.http.select(
             "SELECT n FROM (\
-               SELECT rrname AS n FROM tuples \
+               SELECT rrname AS n FROM tuples WHERE rrname != '' \
                UNION ALL SELECT target AS n FROM tuples WHERE target != '' \
-               UNION ALL SELECT qname AS n FROM negatives \
-               UNION ALL SELECT qname AS n FROM clients) \
+               UNION ALL SELECT qname AS n FROM negatives WHERE qname != '' \
+               UNION ALL SELECT qname AS n FROM clients WHERE qname != '') \
              GROUP BY n ORDER BY n",
             |row| {
                 let name = Fields(&row).text(0)?;

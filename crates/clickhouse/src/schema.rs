@@ -10,17 +10,17 @@
 //! writes the same names in both deployments. Landing tables are sharded by `batch_id`:
 //! a whole batch lands on one shard, whose receipts then cover all of it (see `write.rs`).
 //!
-//! Each landing table feeds exactly one data view and one receipt view, and the receipt
-//! view's name sorts after the data view's: 18.16 runs the views of an INSERT in name
-//! order and stops at the first that fails (checked), so a receipt is only written after
-//! its rows.
+//! Version 1 fed each landing table into a data view and a receipt view (into
+//! `receipts`); a kill between the two could leave rows without their receipt. Version 2
+//! drops the receipt views: each landing table feeds exactly one view, and the receipt is
+//! a row of the INSERT itself, committed in the same part as the rows (`write.rs`).
 
 use crate::Error;
 use crate::http::Http;
 use crate::sql::lit;
 
 /// The schema this build writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The merged state columns of a sightings table.
 const STATES: &str = "time_first AggregateFunction(min, Int64), \
@@ -241,15 +241,40 @@ fn views_v1() -> Vec<View> {
 
 /// The DDL of a schema version, for one node or for a cluster.
 pub(crate) fn statements(version: u32, db: &str, cluster: Option<&str>) -> Vec<String> {
-    if version != 1 {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
     let on = cluster.map_or(String::new(), |c| format!(" ON CLUSTER {c}"));
     let local = |name: &str| match cluster {
         Some(_) => format!("{name}_local"),
         None => name.to_owned(),
     };
+    match version {
+        1 => statements_v1(db, cluster, &on, &local),
+        // Version 2: receipts travel with the rows, in the same part (`write.rs`); the
+        // receipt views of version 1 go. Their `receipts` table stays, read for batches
+        // written before the upgrade.
+        2 => RECEIPT_VIEWS_V1
+            .iter()
+            .map(|v| format!("DROP TABLE IF EXISTS {db}.{v}{on}"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The receipt views of schema version 1.
+const RECEIPT_VIEWS_V1: [&str; 5] = [
+    "tuples_receipts_mv",
+    "answers_receipts_mv",
+    "negatives_receipts_mv",
+    "clients_receipts_mv",
+    "client_index_receipts_mv",
+];
+
+fn statements_v1(
+    db: &str,
+    cluster: Option<&str>,
+    on: &str,
+    local: &dyn Fn(&str) -> String,
+) -> Vec<String> {
+    let mut out = Vec::new();
     for t in tables_v1() {
         let stored = local(t.name);
         let zk = format!(
@@ -351,32 +376,31 @@ mod tests {
             .unwrap();
         assert!(tuples.contains("AggregatingMergeTree() PARTITION BY month"));
         assert!(tuples.contains("ORDER BY (rev_name,"));
-        assert!(statements(2, "pdns", None).is_empty());
+        let v2 = statements(2, "pdns", None);
+        assert_eq!(v2.len(), 5);
+        assert!(v2.iter().all(|s| s.starts_with("DROP TABLE IF EXISTS pdns.")
+            && s.ends_with("_receipts_mv")));
+        assert!(statements(3, "pdns", None).is_empty());
     }
 
     #[test]
-    fn one_data_view_per_landing_table_and_its_receipt_last() {
-        let views = views_v1();
+    fn one_view_per_landing_table_after_all_migrations() {
+        // Version 2 drops the receipt views of version 1: each landing table then feeds
+        // exactly one view, so one INSERT writes one part of one table (the receipt row
+        // travels in it, `write.rs`).
+        let live: Vec<View> = views_v1()
+            .into_iter()
+            .filter(|v| !RECEIPT_VIEWS_V1.contains(&v.name))
+            .collect();
         for t in tables_v1()
             .iter()
             .filter(|t| matches!(t.engine, Engine::Null))
         {
-            let on: Vec<&View> = views.iter().filter(|v| v.from == t.name).collect();
-            assert_eq!(on.len(), 2, "{}", t.name);
-            let (data, receipt) = if on[0].to == "receipts" {
-                (on[1], on[0])
-            } else {
-                (on[0], on[1])
-            };
-            assert_eq!(receipt.to, "receipts");
-            assert_ne!(data.to, "receipts");
-            assert!(
-                receipt.name > data.name,
-                "{} must sort after {}",
-                receipt.name,
-                data.name
-            );
+            let on: Vec<&View> = live.iter().filter(|v| v.from == t.name).collect();
+            assert_eq!(on.len(), 1, "{}", t.name);
+            assert_ne!(on[0].to, "receipts");
         }
+        assert_eq!(views_v1().len(), live.len() + RECEIPT_VIEWS_V1.len());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The write path: one INSERT per part of a batch (tuples, negatives, clients), then its
 //! checkpoints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -169,12 +169,123 @@ impl Tsv {
         self.body.push(b'\n');
         self.first = true;
     }
-    fn start(&mut self, batch: &str, v: &TupleValue, sensor: &SensorId) -> &mut Self {
+    fn start(&mut self, batch: &str, month: u32, sensor: &str) -> &mut Self {
         self.first = true;
         self.field(batch.as_bytes())
-            .num(month_of(v.time_last))
-            .field(sensor.as_deref().unwrap_or("").as_bytes())
+            .num(month)
+            .field(sensor.as_bytes())
     }
+}
+
+/// The rows of one landing table for one batch, one body per month (partition): each body
+/// is one INSERT, which becomes one part of the table behind the landing table's view.
+#[derive(Default)]
+struct Months(BTreeMap<u32, (Tsv, u64)>);
+
+/// One month's INSERT body of a landing table and the rows in it (without the receipt).
+type MonthBody = (u32, Vec<u8>, u64);
+
+impl Months {
+    /// A new row of `v`'s month.
+    fn row(&mut self, batch: &str, v: &TupleValue, sensor: &SensorId) -> &mut Tsv {
+        let month = month_of(v.time_last);
+        let (t, rows) = self.0.entry(month).or_default();
+        *rows += 1;
+        t.start(batch, month, sensor.as_deref().unwrap_or(""));
+        t
+    }
+
+    /// Each month's body with the part's receipt row last.
+    fn finish(self, batch: &str, receipt: fn(&mut Tsv, &str, u32)) -> Vec<MonthBody> {
+        self.0
+            .into_iter()
+            .map(|(month, (mut t, rows))| {
+                receipt(&mut t, batch, month);
+                t.end();
+                (month, t.body, rows)
+            })
+            .collect()
+    }
+}
+
+// Receipt rows. A receipt travels in the same INSERT as the rows it vouches for, through
+// the same view into the same part: the part is committed whole or not at all, so rows and
+// receipt are either both in or both out (`ClickHouseStore::write_batch_with_id`). A
+// receipt has an empty name (real names never are: the root is `.`), counts nothing, and
+// holds the batch key in a key column, so one primary-key lookup finds it. Reads leave
+// receipts out by their empty name (see `read.rs`, `scan.rs`, `admin.rs`).
+
+fn tuple_receipt(t: &mut Tsv, batch: &str, month: u32) {
+    // rrname, rev_name, rrtype, rdata = key, rdata_key, target, t_first, t_last, n, ttl
+    t.start(batch, month, "")
+        .field(b"")
+        .field(b"")
+        .num(0)
+        .field(batch.as_bytes())
+        .field(b"")
+        .field(b"")
+        .num(0)
+        .num(0)
+        .num(0)
+        .num(-1);
+}
+
+fn answer_receipt(t: &mut Tsv, batch: &str, month: u32) {
+    // answer_kind 0 (real answers are 1, 4 or 6), answer, rrname, rrtype, rdata = key, ...
+    t.start(batch, month, "")
+        .num(0)
+        .field(b"")
+        .field(b"")
+        .num(0)
+        .field(batch.as_bytes())
+        .field(b"")
+        .field(b"")
+        .num(0)
+        .num(0)
+        .num(0)
+        .num(-1);
+}
+
+fn negative_receipt(t: &mut Tsv, batch: &str, month: u32) {
+    // The key in `sensor`: negatives have no other free text column.
+    t.start(batch, month, batch)
+        .field(b"")
+        .field(b"")
+        .num(0)
+        .num(0)
+        .num(0)
+        .num(0)
+        .num(0);
+}
+
+fn client_receipt(t: &mut Tsv, batch: &str, month: u32) {
+    // qname, rev_name, client = key (real clients are 4, 16 or hash bytes), qtype, ...
+    t.start(batch, month, "")
+        .field(b"")
+        .field(b"")
+        .field(batch.as_bytes())
+        .num(0)
+        .num(0)
+        .num(0)
+        .num(0);
+}
+
+/// The receipts of a batch found in the store: (part, month) pairs.
+pub(crate) fn receipts_sql(key: &str) -> String {
+    let k = lit(key);
+    format!(
+        "SELECT 'tuples', month FROM tuples WHERE rev_name = '' AND rrname = '' AND rrtype = 0 \
+           AND rdata_key = '' AND target = '' AND rdata = {k} GROUP BY month \
+         UNION ALL SELECT 'answers', month FROM tuples_by_answer WHERE answer_kind = 0 \
+           AND answer = '' AND rrname = '' AND rrtype = 0 AND rdata_key = '' AND target = '' \
+           AND rdata = {k} GROUP BY month \
+         UNION ALL SELECT 'negatives', month FROM negatives WHERE rev_name = '' AND qname = '' \
+           AND qtype = 0 AND rcode = 0 AND sensor = {k} GROUP BY month \
+         UNION ALL SELECT 'clients', month FROM clients WHERE rev_name = '' AND qname = '' \
+           AND client = {k} GROUP BY month \
+         UNION ALL SELECT 'client_index', month FROM clients_by_client WHERE client = {k} \
+           AND qname = '' GROUP BY month"
+    )
 }
 
 const TUPLE_COLUMNS: &str = "batch_id, month, sensor, rrname, rev_name, rrtype, rdata, rdata_key, \
@@ -187,13 +298,13 @@ const CLIENT_COLUMNS: &str =
     "batch_id, month, sensor, qname, rev_name, client, qtype, t_first, t_last, n";
 const CHECKPOINT_COLUMNS: &str = "source, dev, ino, fingerprint, byte_offset, line_number, version";
 
-fn tuples_body(id: &str, batch: &Batch) -> Vec<u8> {
-    let mut t = Tsv::default();
+fn tuples_body(id: &str, batch: &Batch) -> Vec<MonthBody> {
+    let mut m = Months::default();
     for (k, v) in &batch.tuples {
         let l = layout(k.rrtype, &k.rdata);
         let name = k.rrname.as_str();
-        t.start(id, v, &k.sensor_id)
-            .field(name.as_bytes())
+        let t = m.row(id, v, &k.sensor_id);
+        t.field(name.as_bytes())
             .field(reverse_labels(name).as_bytes())
             .num(k.rrtype.0)
             .field(l.rdata.as_bytes())
@@ -205,19 +316,19 @@ fn tuples_body(id: &str, batch: &Batch) -> Vec<u8> {
             .num(v.ttl.map_or(-1, i64::from));
         t.end();
     }
-    t.body
+    m.finish(id, tuple_receipt)
 }
 
 /// The rows of `tuples_by_answer`: tuples with an address or a target name.
-fn answers_body(id: &str, batch: &Batch) -> Vec<u8> {
-    let mut t = Tsv::default();
+fn answers_body(id: &str, batch: &Batch) -> Vec<MonthBody> {
+    let mut m = Months::default();
     for (k, v) in &batch.tuples {
         let l = layout(k.rrtype, &k.rdata);
         if l.answer_kind == 0 {
             continue;
         }
-        t.start(id, v, &k.sensor_id)
-            .num(l.answer_kind)
+        let t = m.row(id, v, &k.sensor_id);
+        t.num(l.answer_kind)
             .field(&l.answer)
             .field(k.rrname.as_str().as_bytes())
             .num(k.rrtype.0)
@@ -230,15 +341,15 @@ fn answers_body(id: &str, batch: &Batch) -> Vec<u8> {
             .num(v.ttl.map_or(-1, i64::from));
         t.end();
     }
-    t.body
+    m.finish(id, answer_receipt)
 }
 
-fn negatives_body(id: &str, batch: &Batch) -> Vec<u8> {
-    let mut t = Tsv::default();
+fn negatives_body(id: &str, batch: &Batch) -> Vec<MonthBody> {
+    let mut m = Months::default();
     for (k, v) in &batch.negatives {
         let name = k.qname.as_str();
-        t.start(id, v, &k.sensor_id)
-            .field(name.as_bytes())
+        let t = m.row(id, v, &k.sensor_id);
+        t.field(name.as_bytes())
             .field(reverse_labels(name).as_bytes())
             .num(k.qtype.0)
             .num(k.rcode.0)
@@ -247,15 +358,15 @@ fn negatives_body(id: &str, batch: &Batch) -> Vec<u8> {
             .num(v.count);
         t.end();
     }
-    t.body
+    m.finish(id, negative_receipt)
 }
 
-fn clients_body(id: &str, batch: &Batch) -> Vec<u8> {
-    let mut t = Tsv::default();
+fn clients_body(id: &str, batch: &Batch) -> Vec<MonthBody> {
+    let mut m = Months::default();
     for (k, v) in &batch.clients {
         let name = k.qname.as_str();
-        t.start(id, v, &k.sensor_id)
-            .field(name.as_bytes())
+        let t = m.row(id, v, &k.sensor_id);
+        t.field(name.as_bytes())
             .field(reverse_labels(name).as_bytes())
             .field(k.client.as_bytes())
             .num(k.qtype.0)
@@ -264,7 +375,7 @@ fn clients_body(id: &str, batch: &Batch) -> Vec<u8> {
             .num(v.count);
         t.end();
     }
-    t.body
+    m.finish(id, client_receipt)
 }
 
 fn checkpoints_body(version: u64, batch: &Batch) -> Vec<u8> {
@@ -283,12 +394,37 @@ fn checkpoints_body(version: u64, batch: &Batch) -> Vec<u8> {
     t.body
 }
 
-/// The parts of a batch in write order: receipt part name, landing table, columns and
-/// TabSeparated body (empty: nothing to write). Each is one INSERT into a landing table
-/// with one data view; checkpoints go last.
-fn parts(key: &str, batch: &Batch) -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)> {
+/// Which parts of a batch are in the store.
+#[derive(Debug, Default)]
+struct Receipts {
+    /// (part, month) with a receipt row in its data table.
+    parts: BTreeSet<(String, u32)>,
+    /// Parts with a schema-1 receipt (all months of them).
+    whole: BTreeSet<String>,
+}
+
+impl Receipts {
+    fn has(&self, part: &str, month: u32) -> bool {
+        self.whole.contains(part) || self.parts.contains(&(part.to_owned(), month))
+    }
+}
+
+/// One INSERT of a batch: the receipt part name, the landing table, its columns, the
+/// month (partition) and the TabSeparated body ending with the receipt row.
+struct Part {
+    name: &'static str,
+    table: &'static str,
+    columns: &'static str,
+    month: u32,
+    body: Vec<u8>,
+    rows: u64,
+}
+
+/// The INSERTs of a batch in write order: per landing table (each with one data view),
+/// one per month; checkpoints go after all of them.
+fn parts(key: &str, batch: &Batch) -> Vec<Part> {
     let clients = clients_body(key, batch);
-    vec![
+    let tables: [(&'static str, &'static str, &'static str, Vec<MonthBody>); 5] = [
         (
             "tuples",
             "tuples_in",
@@ -311,10 +447,29 @@ fn parts(key: &str, batch: &Batch) -> Vec<(&'static str, &'static str, &'static 
             "client_index",
             "client_index_in",
             CLIENT_COLUMNS,
-            clients.clone(),
+            client_index_body(&clients),
         ),
         ("clients", "clients_in", CLIENT_COLUMNS, clients),
-    ]
+    ];
+    let mut out = Vec::new();
+    for (name, table, columns, months) in tables {
+        for (month, body, rows) in months {
+            out.push(Part {
+                name,
+                table,
+                columns,
+                month,
+                body,
+                rows,
+            });
+        }
+    }
+    out
+}
+
+/// The client index gets the same rows as `clients`: the same bodies.
+fn client_index_body(clients: &[MonthBody]) -> Vec<MonthBody> {
+    clients.to_vec()
 }
 
 /// Columns that hold numbers (written bare in VALUES).
@@ -344,7 +499,7 @@ pub fn insert_statements(id: &BatchId, batch: &Batch) -> Vec<String> {
     let key = id.key();
     let mut parts: Vec<(&str, &str, Vec<u8>)> = parts(&key, batch)
         .into_iter()
-        .map(|(_, table, columns, body)| (table, columns, body))
+        .map(|p| (p.table, p.columns, p.body))
         .collect();
     parts.push((
         "checkpoints",
@@ -412,19 +567,22 @@ impl ClickHouseStore {
     /// only its missing parts written. Parts go in order tuples, negatives, clients, and
     /// the checkpoints last, so a checkpoint is never ahead of the data.
     ///
-    /// What holds: each part (tuples, the answer index, negatives, the client index,
-    /// clients) is one INSERT into its own `Null` landing table, one block (at most
-    /// 16 Mi rows), which feeds one data view and then
-    /// (views run in name order on 18.16, and stop at the first failure) the view that
-    /// writes the part's receipt. A lost answer, a dropped connection, a timeout, a
-    /// server restart between INSERTs, or an INSERT refused by the data table ("too many
-    /// parts") leave each part either in with its receipt or not in at all, so a retry
-    /// with the same id counts every sighting once. Not covered: the data written and the
-    /// receipt not (a crash or a refused write between the two views of one INSERT), which
-    /// a retry counts twice; and a block spread over several monthly partitions is
-    /// several parts, committed one by one. ClickHouse has no transaction across tables
-    /// or parts. On a cluster with `Replicated*` tables, the same retried block is also
-    /// deduplicated by the replicas (`insert_deduplicate`).
+    /// What holds: each part of a batch (tuples, the answer index, negatives, the client
+    /// index, clients), split by month, is one INSERT into its own `Null` landing table:
+    /// one block (at most 16 Mi rows), which feeds exactly one view, whose output is
+    /// squashed into one block (`min_insert_block_size_*`) of one partition: one new part
+    /// of the data table. The INSERT's last row is its receipt, so it lands in that same
+    /// part, and a part is committed atomically (a rename on disk). A lost answer, a
+    /// dropped connection, a timeout, a server stopped or killed at any moment, or an
+    /// INSERT refused by the data table ("too many parts") leave each INSERT either in
+    /// with its receipt or not in at all, so a retry with the same id counts every
+    /// sighting once. The random-kill test in `tests/fault.rs` checks exactly this.
+    /// Limits: a batch whose rows of one table and month exceed 16 Mi rows or 4 GiB
+    /// would be cut into several parts (the aggregator's batches are far smaller); and a
+    /// receipt is dropped with its month's partition by `prune`, so a batch replayed
+    /// after its month was pruned counts again. On a cluster, a batch lands on one shard
+    /// (sharded by batch id) and its `Replicated*` part is deduplicated by the replicas
+    /// too (`insert_deduplicate`).
     ///
     /// Rows written are counted in `*_new` of the returned stats (ClickHouse cannot tell
     /// new keys from updated ones without a read).
@@ -439,6 +597,16 @@ impl ClickHouseStore {
         self.write_parts(id, batch, true)
     }
 
+    /// The first attempt to write a batch under a new id: nothing of it can be in the
+    /// store yet, so its receipts are not looked up. Retries go through
+    /// [`ClickHouseStore::write_batch_with_id`].
+    ///
+    /// # Errors
+    /// When the server fails; the batch can be retried with the same id.
+    pub fn write_new_batch(&mut self, id: &BatchId, batch: &Batch) -> Result<WriteStats, Error> {
+        self.write_parts(id, batch, false)
+    }
+
     fn write_parts(
         &mut self,
         id: &BatchId,
@@ -447,30 +615,24 @@ impl ClickHouseStore {
     ) -> Result<WriteStats, Error> {
         let key = id.key();
         let mut stats = WriteStats::default();
-        let done: BTreeSet<String> = if !check_receipts
-            || (batch.tuples.is_empty() && batch.negatives.is_empty() && batch.clients.is_empty())
-        {
-            BTreeSet::new()
+        let parts = parts(&key, batch);
+        let done = if check_receipts && !parts.is_empty() {
+            self.receipts(&key)?
         } else {
-            self.http
-                .select_all(&format!(
-                    "SELECT part FROM receipts WHERE batch_id = {} GROUP BY part",
-                    lit(&key)
-                ))?
-                .into_iter()
-                .filter_map(|mut r| r.drain(..).next())
-                .map(|p| String::from_utf8_lossy(&p).into_owned())
-                .collect()
+            Receipts::default()
         };
-        for (part, table, columns, body) in parts(&key, batch) {
-            if body.is_empty() || done.contains(part) {
+        let mut skipped = 0;
+        for p in &parts {
+            if done.has(p.name, p.month) {
+                skipped += 1;
                 continue;
             }
-            self.http.insert(table, columns, &body)?;
-            match part {
-                "tuples" => stats.tuples_new = batch.tuples.len() as u64,
-                "negatives" => stats.negatives_new = batch.negatives.len() as u64,
-                "clients" => stats.clients_new = batch.clients.len() as u64,
+            self.http.insert(p.table, p.columns, &p.body)?;
+            // Rows, not keys: ClickHouse cannot tell new keys from updated ones.
+            match p.name {
+                "tuples" => stats.tuples_new += p.rows,
+                "negatives" => stats.negatives_new += p.rows,
+                "clients" => stats.clients_new += p.rows,
                 _ => {}
             }
         }
@@ -482,27 +644,51 @@ impl ClickHouseStore {
                 &checkpoints_body(id.seq, batch),
             )?;
         }
-        if !done.is_empty() {
-            tracing::info!(batch = %key, parts = ?done, "batch partly or wholly in already: skipped those parts");
+        if skipped > 0 {
+            tracing::info!(batch = %key, skipped, of = parts.len(), "batch partly or wholly in already: skipped those parts");
         }
         Ok(stats)
     }
 
-    /// Whether every part of this batch is in the store (for tests and the spool).
+    /// The receipts of a batch: in the data tables (this schema), and in the `receipts`
+    /// table of schema 1 (a batch spooled before an upgrade and replayed after it).
+    fn receipts(&self, key: &str) -> Result<Receipts, Error> {
+        let mut r = Receipts::default();
+        for row in self.http.select_all(&receipts_sql(key))? {
+            if let (Some(part), Some(month)) = (row.first(), row.get(1)) {
+                let month = std::str::from_utf8(month)
+                    .ok()
+                    .and_then(|m| m.parse().ok())
+                    .ok_or_else(|| Error::Protocol("bad month in a receipt".into()))?;
+                r.parts
+                    .insert((String::from_utf8_lossy(part).into_owned(), month));
+            }
+        }
+        for row in self.http.select_all(&format!(
+            "SELECT part FROM receipts WHERE batch_id = {} GROUP BY part",
+            lit(key)
+        ))? {
+            if let Some(part) = row.first() {
+                r.whole.insert(String::from_utf8_lossy(part).into_owned());
+            }
+        }
+        Ok(r)
+    }
+
+    /// The parts of this batch in the store, as `part/YYYYMM` (for tests and tools).
     ///
     /// # Errors
     /// When the server fails.
     pub fn batch_parts_in(&self, id: &BatchId) -> Result<Vec<String>, Error> {
-        Ok(self
-            .http
-            .select_all(&format!(
-                "SELECT part FROM receipts WHERE batch_id = {} GROUP BY part ORDER BY part",
-                lit(&id.key())
-            ))?
-            .into_iter()
-            .filter_map(|mut r| r.drain(..).next())
-            .map(|p| String::from_utf8_lossy(&p).into_owned())
-            .collect())
+        let r = self.receipts(&id.key())?;
+        let mut out: Vec<String> = r
+            .parts
+            .iter()
+            .map(|(p, m)| format!("{p}/{m}"))
+            .chain(r.whole.iter().cloned())
+            .collect();
+        out.sort();
+        Ok(out)
     }
 
     /// The latest checkpoint stored for a source path, if any.

@@ -780,7 +780,10 @@ fn check_stats_with(sqlite: &SqliteStore, ch: &ClickHouseStore, sensors: bool) {
     if sensors {
         assert_eq!(sa, b.sensors, "stats sensors");
     }
-    assert_eq!(b.schema_version, 1);
+    assert_eq!(
+        b.schema_version,
+        i64::from(dnsrecall_clickhouse::SCHEMA_VERSION)
+    );
 }
 
 /// The whole-store passes of hunts and reports.
@@ -972,6 +975,18 @@ fn passivedns_log_answers_the_same() {
     );
 }
 
+/// The parts of a batch in the store, without their months.
+fn part_names(ch: &ClickHouseStore, id: &BatchId) -> Vec<String> {
+    let mut names: Vec<String> = ch
+        .batch_parts_in(id)
+        .unwrap()
+        .iter()
+        .map(|p| p.split('/').next().unwrap().to_owned())
+        .collect();
+    names.dedup();
+    names
+}
+
 #[test]
 fn retried_batch_counts_once() {
     let server = common::Server::start();
@@ -991,7 +1006,7 @@ fn retried_batch_counts_once() {
         );
         ch.write_batch_with_id(&id, b).unwrap();
         assert_eq!(
-            ch.batch_parts_in(&id).unwrap(),
+            part_names(&ch, &id),
             ["answers", "client_index", "clients", "negatives", "tuples"]
         );
     }
@@ -1078,7 +1093,7 @@ fn schema_is_versioned() {
     );
     ch.check().unwrap();
     // Migrating again is a no-op.
-    assert_eq!(ch.migrate().unwrap(), 1);
+    assert_eq!(ch.migrate().unwrap(), dnsrecall_clickhouse::SCHEMA_VERSION);
     assert!(ch.server_version().unwrap().starts_with(char::is_numeric));
     let other = dnsrecall_clickhouse::ClickHouseStore::connect(
         &server.url("fresh"),
@@ -1087,6 +1102,39 @@ fn schema_is_versioned() {
     assert!(
         other.check().is_err(),
         "a database without schema is not usable"
+    );
+    // A store of version 1 (receipts written by views into `receipts`) is upgraded:
+    // its receipt views go, its data stays readable.
+    server.sql("CREATE DATABASE old");
+    for st in ClickHouseStore::schema_statements_of(1, "old") {
+        server.sql(&st);
+    }
+    server.sql("INSERT INTO old.schema_migrations (version, applied) VALUES (1, now())");
+    let mut old = ClickHouseStore::connect(&server.url("old"), std::time::Duration::from_secs(5));
+    assert!(matches!(
+        old.check(),
+        Err(dnsrecall_clickhouse::Error::TooOld { found: 1, .. })
+    ));
+    let views = |db: &str| {
+        server
+            .sql(&format!(
+                "SELECT count() FROM system.tables WHERE database = '{db}' \
+                 AND name LIKE '%receipts_mv'"
+            ))
+            .trim()
+            .to_owned()
+    };
+    assert_eq!(views("old"), "5");
+    assert_eq!(old.migrate().unwrap(), dnsrecall_clickhouse::SCHEMA_VERSION);
+    assert_eq!(views("old"), "0");
+    old.check().unwrap();
+    let b = &generate(3, 1, 50, 1)[0];
+    let id = BatchId::new().unwrap();
+    old.write_batch_with_id(&id, b).unwrap();
+    old.write_batch_with_id(&id, b).unwrap();
+    assert_eq!(
+        old.stats().unwrap().tuples,
+        u64::try_from(b.tuples.len()).unwrap()
     );
     // A store written by a newer build is refused, by check and by migrate.
     server.sql("INSERT INTO versions.schema_migrations (version, applied) VALUES (99, now())");
@@ -1115,14 +1163,14 @@ fn refused_part_is_retried_once() {
         let id = BatchId::new().unwrap();
         if i == 1 {
             server.sql("DETACH TABLE refused.tuples_by_answer");
-            let err = ch.write_batch_with_id(&id, b).unwrap_err();
+            let err = ch.write_new_batch(&id, b).unwrap_err();
             assert!(err.to_string().contains("tuples_by_answer"), "{err}");
-            assert_eq!(ch.batch_parts_in(&id).unwrap(), ["tuples"]);
             server.sql("ATTACH TABLE refused.tuples_by_answer");
+            assert_eq!(part_names(&ch, &id), ["tuples"]);
         }
         ch.write_batch_with_id(&id, b).unwrap();
         assert_eq!(
-            ch.batch_parts_in(&id).unwrap(),
+            part_names(&ch, &id),
             ["answers", "client_index", "clients", "negatives", "tuples"]
         );
     }

@@ -191,7 +191,22 @@ pub fn open_writer(cli: &Cli, config: &Config, when_full: WhenFull) -> Result<(D
     let Backend::ClickHouse(url) = &loc.backend else {
         return open_store(cli, config);
     };
-    let store = clickhouse(url, true)?;
+    // A sensor starts while ClickHouse is away: its batches wait in the spool. Anything
+    // else wrong with the store (a schema to upgrade, a refused login) stops it here.
+    match clickhouse(url, true) {
+        Ok(_) => {}
+        Err(e)
+            if e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<dnsrecall_clickhouse::Error>(),
+                    Some(dnsrecall_clickhouse::Error::Transport(_))
+                )
+            }) =>
+        {
+            eprintln!("warning: {e:#}: batches go to the spool until the server answers");
+        }
+        Err(e) => return Err(e),
+    }
     let dir = cli
         .spool_dir
         .clone()
@@ -203,8 +218,8 @@ pub fn open_writer(cli: &Cli, config: &Config, when_full: WhenFull) -> Result<(D
     };
     let cfg = SpoolConfig::new(dir.clone(), max, when_full);
     let spooled = match when_full {
-        WhenFull::Block => SpooledStore::foreground(store, cfg),
-        WhenFull::DropNewest => SpooledStore::background(store, cfg),
+        WhenFull::Block => SpooledStore::foreground(url, cfg),
+        WhenFull::DropNewest => SpooledStore::background(url, cfg),
     }
     .with_context(|| format!("opening the spool {}", dir.display()))?;
     Ok((Box::new(spooled), loc.dir))
@@ -235,8 +250,8 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
         .parse()
         .map_err(|_| "expected a size such as 512M, 2G or 1048576".to_owned())?;
     let bytes = n.checked_mul(mult).ok_or("too large")?;
-    if bytes < 1 << 20 {
-        return Err("the spool needs at least 1M".into());
+    if bytes < 4 << 10 {
+        return Err("the spool needs at least 4K".into());
     }
     Ok(bytes)
 }
@@ -267,7 +282,8 @@ mod tests {
         assert_eq!(super::parse_size("1048576"), Ok(1 << 20));
         assert_eq!(super::parse_size("512M"), Ok(512 << 20));
         assert_eq!(super::parse_size("2g"), Ok(2 << 30));
-        for bad in ["", "x", "1k", "-1M", "99999999999T"] {
+        assert_eq!(super::parse_size("4k"), Ok(4096));
+        for bad in ["", "x", "1k", "4000", "-1M", "99999999999T"] {
             assert!(super::parse_size(bad).is_err(), "{bad}");
         }
     }

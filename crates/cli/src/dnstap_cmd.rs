@@ -199,7 +199,11 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
         router.finish();
         crate::intel_cmd::print_alert_summary(router);
     }
-    let spool_empty = finish_writes(store, crate::ingest_cmd::SPOOL_FLUSH_WAIT);
+    let wait = match when_full {
+        WhenFull::Block => crate::ingest_cmd::SPOOL_FLUSH_WAIT,
+        WhenFull::DropNewest => crate::ingest_cmd::LIVE_SPOOL_FLUSH_WAIT,
+    };
+    let spool_empty = finish_writes(store, wait);
     let report = result.context("dnstap stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {

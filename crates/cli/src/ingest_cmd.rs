@@ -72,9 +72,13 @@ pub struct IngestArgs {
     pub no_progress: bool,
 }
 
-/// How long a writer waits at its end for a spooled ClickHouse store to take the batches
-/// still in the spool.
+/// How long a file ingest waits at its end for a spooled ClickHouse store to take the
+/// batches still in the spool.
 pub const SPOOL_FLUSH_WAIT: Duration = Duration::from_secs(60);
+
+/// The same for a live capture told to stop: shorter, as service managers wait only so
+/// long for a stop (what is left stays in the spool for the next start).
+pub const LIVE_SPOOL_FLUSH_WAIT: Duration = Duration::from_secs(10);
 
 pub fn parse_clients(s: &str) -> Result<ClientMode> {
     Ok(match s {

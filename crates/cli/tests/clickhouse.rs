@@ -697,3 +697,112 @@ fn unreachable_clickhouse_is_a_clear_error() {
         );
     }
 }
+
+/// A live dnstap receiver while ClickHouse is away: it starts anyway, spools, and once
+/// the small spool is full it drops whole batches, says so loudly and counts them; what
+/// it spooled goes in when the server is back.
+#[test]
+fn live_capture_spools_then_drops_and_says_so() {
+    let mut server = chserver::Server::start();
+    let url = format!("clickhouse://127.0.0.1:{}/live", server.http_port);
+    server.stop();
+    let work = tempfile::tempdir().expect("tempdir");
+    let data = work.path().join("data");
+    let spool = work.path().join("spool");
+    let sock = work.path().join("tap.sock");
+    let stderr_path = work.path().join("dnstap.stderr");
+    let spool_arg = spool.display().to_string();
+    let mut rec = Command::new(bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "--store",
+            &url,
+            "--spool-dir",
+            &spool_arg,
+            "--spool-max",
+            "4K",
+        ])
+        .args(["dnstap", "--flush-interval", "200ms", "--listen"])
+        .arg(format!("unix:{}", sock.display()))
+        .env_remove("DNSRECALL_DATA_DIR")
+        .env("DNSRECALL_CONFIG", "/dev/null")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .spawn()
+        .expect("start dnstap");
+    let started = Instant::now();
+    while !sock.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30) && rec.try_wait().ok().flatten().is_none(),
+            "the receiver did not start:\n{}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let file = repo().join("testdata/dnstap/unbound.dnstap");
+    for _ in 0..8 {
+        let status = Command::new("fstrm_replay")
+            .args(["-t", "protobuf:dnstap.Dnstap", "-r"])
+            .arg(&file)
+            .arg("-u")
+            .arg(&sock)
+            .status()
+            .expect("fstrm_replay (Debian's fstrm-bin; scripts/install-deps.sh installs it)");
+        assert!(status.success());
+        // A flush per replay: one batch each.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &rec.id().to_string()])
+        .status();
+    let status = rec.wait().expect("dnstap exit");
+    let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    assert!(log.contains("batches go to the spool"), "{log}");
+    assert!(log.contains("SPOOL FULL"), "{log}");
+    assert!(log.contains("DROPPED"), "{log}");
+    assert!(log.contains("still spooled"), "{log}");
+    assert_eq!(status.code(), Some(3), "batches left in the spool: {log}");
+    let spooled = std::fs::read_dir(&spool).expect("spool dir").count();
+    assert!(spooled >= 1, "{log}");
+
+    // The server is back: the next run sends the spooled batches first.
+    server.restart();
+    let out = run_ok(
+        &data,
+        Some(&url),
+        &[
+            "--spool-dir",
+            &spool_arg,
+            "dnstap",
+            "-r",
+            &file.display().to_string(),
+        ],
+    );
+    let log2 = String::from_utf8_lossy(&out.stderr);
+    assert!(log2.contains(&format!("{spooled} replayed")), "{log2}");
+    assert_eq!(std::fs::read_dir(&spool).expect("spool dir").count(), 0);
+    // The file read once, plus what was spooled: more than the file alone.
+    let once = work.path().join("once");
+    run_ok(&once, None, &["dnstap", "-r", &file.display().to_string()]);
+    let count = |d: &Path, s: Option<&str>| -> u64 {
+        let out = run_ok(
+            d,
+            s,
+            &["query", "*", "--format", "json", "--limit", "100000"],
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        v["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|r| r["count"].as_u64().expect("count"))
+            .sum()
+    };
+    let (base, got) = (count(&once, None), count(&data, Some(&url)));
+    assert!(base > 0);
+    assert!(
+        got > base && got < base * 9,
+        "{got} sightings: want the file's {base} plus some but not all of 8 replays"
+    );
+}

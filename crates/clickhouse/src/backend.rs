@@ -13,8 +13,10 @@ use dnsrecall_store::{
     Selector, Sort, Store, StoreStats, TupleFilter, TupleRow, Visit, WriteError, WriteStats,
 };
 
-use crate::spool::{BackgroundSpool, Spool, SpoolConfig, SpoolError, SpoolStats, Submitted};
-use crate::{ClickHouseStore, Error};
+use crate::spool::{
+    BackgroundSpool, BatchSink, Spool, SpoolConfig, SpoolError, SpoolStats, Submitted,
+};
+use crate::{BatchId, ClickHouseStore, Error, SCHEMA_VERSION, StoreUrl};
 
 fn read_err(e: Error) -> QueryError {
     match e {
@@ -130,11 +132,43 @@ impl Store for ClickHouseStore {
     }
 }
 
+/// The store behind a spool: before its first write it makes sure the schema is there
+/// (creating it in an empty database), so a sensor started while ClickHouse is away
+/// spools, and writes once the server is back.
+#[derive(Debug)]
+struct SchemaSink {
+    store: ClickHouseStore,
+    ready: bool,
+}
+
+impl BatchSink for SchemaSink {
+    fn write(&mut self, id: &BatchId, batch: &Batch) -> Result<(), Error> {
+        if !self.ready {
+            ensure_schema(&self.store)?;
+            self.ready = true;
+        }
+        self.store.write_batch_with_id(id, batch).map(|_| ())
+    }
+}
+
+/// Creates the schema in a database without one; refuses an older one (upgrades are
+/// `dnsrecall migrate`, run by the operator) or a newer one.
+///
+/// # Errors
+/// When the server fails or the schema is not this build's.
+pub fn ensure_schema(store: &ClickHouseStore) -> Result<(), Error> {
+    match store.schema_version()? {
+        0 => store.migrate().map(|_| ()),
+        v if v == SCHEMA_VERSION => Ok(()),
+        _ => store.check(),
+    }
+}
+
 /// How the spool in front of a [`SpooledStore`] runs.
 enum SpoolKind {
     /// In the writer's thread: a batch goes straight in while the server answers
     /// (file ingest, [`crate::spool::WhenFull::Block`]).
-    Foreground(Box<Spool<ClickHouseStore>>),
+    Foreground(Box<Spool<SchemaSink>>),
     /// Every batch through the spool directory, fed to the server by its own thread
     /// (live capture, [`crate::spool::WhenFull::DropNewest`]).
     Background(BackgroundSpool),
@@ -158,32 +192,30 @@ impl std::fmt::Debug for SpooledStore {
 }
 
 impl SpooledStore {
-    /// A spool in the caller's thread in front of `store` (file ingest).
+    /// A spool in the caller's thread in front of the store at `url` (file ingest).
+    /// The server need not answer yet: batches wait in the spool until it does.
     ///
     /// # Errors
     /// When the spool directory cannot be created or read.
-    pub fn foreground(store: ClickHouseStore, cfg: SpoolConfig) -> Result<Self, SpoolError> {
-        let reader = ClickHouseStore::connect(store.url(), crate::DEFAULT_TIMEOUT);
-        let store = ClickHouseStore::connect_writer(store.url(), crate::DEFAULT_TIMEOUT);
+    pub fn foreground(url: &StoreUrl, cfg: SpoolConfig) -> Result<Self, SpoolError> {
         let dir = cfg.dir.clone();
         Ok(Self {
-            reader,
-            spool: SpoolKind::Foreground(Box::new(Spool::open(store, cfg)?)),
+            reader: ClickHouseStore::connect(url, crate::DEFAULT_TIMEOUT),
+            spool: SpoolKind::Foreground(Box::new(Spool::open(sink(url), cfg)?)),
             dir,
         })
     }
 
-    /// A spool with its own writer thread in front of `store` (live capture).
+    /// A spool with its own writer thread in front of the store at `url` (live capture).
+    /// The server need not answer yet: batches wait in the spool until it does.
     ///
     /// # Errors
     /// When the spool directory cannot be created or read, or the thread cannot start.
-    pub fn background(store: ClickHouseStore, cfg: SpoolConfig) -> Result<Self, SpoolError> {
-        let reader = ClickHouseStore::connect(store.url(), crate::DEFAULT_TIMEOUT);
-        let store = ClickHouseStore::connect_writer(store.url(), crate::DEFAULT_TIMEOUT);
+    pub fn background(url: &StoreUrl, cfg: SpoolConfig) -> Result<Self, SpoolError> {
         let dir = cfg.dir.clone();
         Ok(Self {
-            reader,
-            spool: SpoolKind::Background(BackgroundSpool::start(store, cfg)?),
+            reader: ClickHouseStore::connect(url, crate::DEFAULT_TIMEOUT),
+            spool: SpoolKind::Background(BackgroundSpool::start(sink(url), cfg)?),
             dir,
         })
     }
@@ -212,6 +244,14 @@ impl SpooledStore {
             SpoolKind::Background(s) => s.pending_files(),
         };
         crate::spool::latest_checkpoint(&files, source)
+    }
+}
+
+/// The writer's own handle: a connection per exchange (see `ClickHouseStore::connect_writer`).
+fn sink(url: &StoreUrl) -> SchemaSink {
+    SchemaSink {
+        store: ClickHouseStore::connect_writer(url, crate::DEFAULT_TIMEOUT),
+        ready: false,
     }
 }
 
@@ -349,17 +389,21 @@ impl Store for SpooledStore {
     fn write_summary(&self) -> Option<String> {
         let s = self.spool_stats();
         let (files, bytes) = self.pending();
+        let batches = |n: u64| format!("{n} batch{}", if n == 1 { "" } else { "es" });
         let mut line = format!(
-            "clickhouse: {} batches stored at once, {} spooled, {} replayed from the spool",
-            s.written, s.spooled, s.replayed
+            "clickhouse: {} stored at once, {} spooled, {} replayed from the spool",
+            batches(s.written),
+            s.spooled,
+            s.replayed
         );
         if s.failures > 0 {
             line.push_str(&format!(", {} failed attempts", s.failures));
         }
         if s.dropped > 0 {
             line.push_str(&format!(
-                ", {} batches DROPPED with {} tuples (spool full)",
-                s.dropped, s.dropped_tuples
+                ", {} DROPPED with {} tuples (spool full)",
+                batches(s.dropped),
+                s.dropped_tuples
             ));
         }
         if s.unreadable > 0 {
@@ -370,7 +414,8 @@ impl Store for SpooledStore {
         }
         if files > 0 {
             line.push_str(&format!(
-                "; {files} batches ({bytes} bytes) still spooled in {}: they go in on the next run",
+                "; {} ({bytes} bytes) still spooled in {}: they go in on the next run",
+                batches(files as u64),
                 self.dir.display()
             ));
         }

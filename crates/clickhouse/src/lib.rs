@@ -62,7 +62,7 @@ mod write;
 use std::time::Duration;
 
 pub use admin::prune_cutoff_month;
-pub use backend::SpooledStore;
+pub use backend::{SpooledStore, ensure_schema};
 pub use schema::SCHEMA_VERSION;
 pub use write::{BatchId, insert_statements, month_of};
 

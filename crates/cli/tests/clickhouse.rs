@@ -806,3 +806,98 @@ fn live_capture_spools_then_drops_and_says_so() {
         "{got} sightings: want the file's {base} plus some but not all of 8 replays"
     );
 }
+
+/// An ingest killed (SIGKILL) while ClickHouse is away leaves batches in the spool,
+/// each with the checkpoint of the lines it holds. The next ingest sends them first and
+/// resumes where they end: the store equals a clean run's.
+#[test]
+fn ingest_killed_while_clickhouse_is_away_resumes_from_the_spool() {
+    let mut server = chserver::Server::start();
+    let url = format!("clickhouse://127.0.0.1:{}/resume", server.http_port);
+    let work = tempfile::tempdir().expect("tempdir");
+    let log = work.path().join("big.json");
+    write_log(&log, 300_000);
+    let log = log.display().to_string();
+    let clean = work.path().join("clean");
+    run_ok(&clean, None, &["ingest", "--no-progress", &log]);
+
+    let data = work.path().join("ch");
+    let spool = work.path().join("spool");
+    let spool_arg = spool.display().to_string();
+    let stderr_path = work.path().join("ingest.stderr");
+    let mut ingest = Command::new(bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["--store", &url, "--spool-dir", &spool_arg])
+        .args(["ingest", "--no-progress", "--batch-size", "5000", &log])
+        .env_remove("DNSRECALL_DATA_DIR")
+        .env("DNSRECALL_CONFIG", "/dev/null")
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start ingest");
+    // Some batches in, then the server goes away and batches pile up in the spool.
+    let started = Instant::now();
+    while server
+        .sql(
+            "SELECT count() FROM system.parts \
+             WHERE database = 'resume' AND table = 'tuples'",
+        )
+        .trim()
+        .parse::<u64>()
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(120)
+                && ingest.try_wait().ok().flatten().is_none(),
+            "no batch reached clickhouse:\n{}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.stop();
+    let files = || {
+        std::fs::read_dir(&spool)
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "batch"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    };
+    while files() < 4 {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "nothing spooled:\n{}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        assert!(
+            ingest.try_wait().expect("ingest status").is_none(),
+            "the ingest ended before it was killed:\n{}",
+            std::fs::read_to_string(&stderr_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = ingest.kill();
+    let _ = ingest.wait();
+    let left = files();
+    assert!(left >= 4);
+
+    server.restart();
+    let out = run_ok(
+        &data,
+        Some(&url),
+        &["--spool-dir", &spool_arg, "ingest", "--no-progress", &log],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{left} replayed")), "{stderr}");
+    assert_eq!(files(), 0, "{stderr}");
+    assert_eq!(stats(&clean, None), stats(&data, Some(&url)));
+    assert!(
+        dump(&clean, None) == dump(&data, Some(&url)),
+        "the store after the resumed ingest differs from a clean run"
+    );
+}

@@ -164,6 +164,9 @@ pub fn ensure_schema(store: &ClickHouseStore) -> Result<(), Error> {
     }
 }
 
+/// How long a file ingest waits for an unreachable server to tell where an input stands.
+const CHECKPOINT_PATIENCE: Duration = Duration::from_secs(60);
+
 /// How the spool in front of a [`SpooledStore`] runs.
 enum SpoolKind {
     /// In the writer's thread: a batch goes straight in while the server answers
@@ -279,12 +282,35 @@ impl Store for SpooledStore {
     }
 
     /// The newest checkpoint of a batch still in the spool, else the server's: a batch
-    /// spooled but not yet stored has already been read from its file.
+    /// spooled but not yet stored has already been read from its file. An unreachable
+    /// server is asked again for a while (a sensor may start before ClickHouse).
     fn checkpoint(&self, source: &str) -> Result<Option<Checkpoint>, QueryError> {
         if let Some(c) = self.spooled_checkpoint(source) {
             return Ok(Some(c));
         }
-        Store::checkpoint(&self.reader, source)
+        let start = std::time::Instant::now();
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match ClickHouseStore::checkpoint(&self.reader, source) {
+                Ok(c) => return Ok(c),
+                Err(Error::Transport(e)) if start.elapsed() < CHECKPOINT_PATIENCE => {
+                    tracing::warn!(
+                        error = %e,
+                        source,
+                        "clickhouse unreachable: waiting for it to read where this input stands"
+                    );
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(Error::Transport(e)) => {
+                    return Err(QueryError::Backend(format!(
+                        "clickhouse unreachable for {} s, so where {source} stands is unknown: {e}",
+                        CHECKPOINT_PATIENCE.as_secs()
+                    )));
+                }
+                Err(e) => return Err(read_err(e)),
+            }
+        }
     }
 
     fn for_each_tuple(

@@ -901,3 +901,99 @@ fn ingest_killed_while_clickhouse_is_away_resumes_from_the_spool() {
         "the store after the resumed ingest differs from a clean run"
     );
 }
+
+/// Several sensors write into one ClickHouse at the same time (two log ingests and a
+/// capture, each with its own sensor name and spool); the store then answers as one
+/// SQLite store filled by the same runs one after the other: merged across sensors, and
+/// by sensor.
+#[test]
+fn several_sensors_at_once() {
+    let server = chserver::Server::start();
+    let url = format!("clickhouse://127.0.0.1:{}/sensors", server.http_port);
+    let work = tempfile::tempdir().expect("tempdir");
+    let sample = repo().join("testdata/sample-passivedns.json.gz");
+    let second = work.path().join("second.json.gz");
+    std::fs::copy(&sample, &second).expect("copy the sample");
+    let pcaps = pcaps();
+    let runs: Vec<Vec<String>> = vec![
+        vec![
+            "ingest".into(),
+            "--no-progress".into(),
+            "--sensor".into(),
+            "east".into(),
+            sample.display().to_string(),
+        ],
+        vec![
+            "ingest".into(),
+            "--no-progress".into(),
+            "--sensor".into(),
+            "west".into(),
+            second.display().to_string(),
+        ],
+        std::iter::once("sniff".to_owned())
+            .chain(["--no-progress", "--sensor", "tap"].map(str::to_owned))
+            .chain(pcaps.iter().flat_map(|p| ["-r".to_owned(), p.clone()]))
+            .collect(),
+    ];
+    // ClickHouse: all at once, each sensor with its own data directory and spool.
+    let children: Vec<(Child, PathBuf)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, args)| {
+            let dir = work.path().join(format!("sensor{i}"));
+            let log = work.path().join(format!("sensor{i}.stderr"));
+            let child = Command::new(bin())
+                .arg("--data-dir")
+                .arg(&dir)
+                .args(["--store", &url])
+                .args(args)
+                .env_remove("DNSRECALL_DATA_DIR")
+                .env("DNSRECALL_CONFIG", "/dev/null")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("stderr file"))
+                .spawn()
+                .expect("start a sensor");
+            (child, log)
+        })
+        .collect();
+    for (mut child, log) in children {
+        let status = child.wait().expect("sensor exit");
+        assert!(
+            status.success(),
+            "{status}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+    // SQLite: the same runs one after the other.
+    let sqlite = work.path().join("sqlite");
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_ok(&sqlite, None, &args);
+    }
+    let analyst = work.path().join("analyst");
+    assert_eq!(stats(&sqlite, None), stats(&analyst, Some(&url)));
+    for args in [
+        vec!["query", "*", "--format", "csv", "--limit", "1000000"],
+        vec![
+            "query", "*", "--sensor", "west", "--format", "csv", "--limit", "1000000",
+        ],
+        vec![
+            "query", "*", "--sensor", "tap", "--format", "csv", "--limit", "1000000",
+        ],
+        vec!["clients", "*", "--format", "csv", "--limit", "1000000"],
+        vec![
+            "query",
+            "*",
+            "--negative",
+            "--format",
+            "csv",
+            "--limit",
+            "1000000",
+        ],
+    ] {
+        let a = run_ok(&sqlite, None, &args);
+        let b = run_ok(&analyst, Some(&url), &args);
+        assert!(a.stdout.len() > 1000, "{args:?}: too little");
+        assert!(a.stdout == b.stdout, "{args:?}: answers differ");
+    }
+}

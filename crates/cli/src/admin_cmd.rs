@@ -14,7 +14,11 @@ use crate::{Cli, exit, print_out, usage};
 Examples:
   dnsrecall prune --older-than 400d
   dnsrecall prune --older-than 400d --clients-older-than 30d   # keep personal data shorter
-  dnsrecall prune --older-than 400d --compact                  # and give the space back")]
+  dnsrecall prune --older-than 400d --compact                  # and give the space back
+
+On a ClickHouse store, retention drops whole months: a tuple keeps the sightings of the
+months it was last seen in after the cut-off, and --compact merges every partition
+(OPTIMIZE ... FINAL).")]
 pub struct PruneArgs {
     /// Delete tuples and negative answers last seen longer ago than this (e.g. 400d).
     #[arg(long, value_name = "DURATION")]
@@ -22,9 +26,9 @@ pub struct PruneArgs {
     /// Delete client sightings last seen longer ago than this (default: --older-than).
     #[arg(long, value_name = "DURATION")]
     pub clients_older_than: Option<String>,
-    /// Then rewrite the store with packed pages (VACUUM): gives back the space of what was
-    /// deleted and of index slack. Needs free disk about the store's size; blocks ingest
-    /// while it runs.
+    /// Then rewrite the store with packed pages (SQLite VACUUM): gives back the space of
+    /// what was deleted and of index slack. Needs free disk about the store's size; blocks
+    /// ingest while it runs. On ClickHouse: merge the parts of every partition.
     #[arg(long)]
     pub compact: bool,
 }

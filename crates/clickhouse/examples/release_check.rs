@@ -13,7 +13,7 @@ mod common;
 
 use std::net::IpAddr;
 
-use dnsrecall_clickhouse::{BatchId, ClickHouseStore, insert_statements};
+use dnsrecall_clickhouse::{BatchId, ClickHouseStore, insert_statements, receipts_sql};
 use dnsrecall_model::{
     ClientId, ClientKey, Name, NegativeKey, Rcode, Rdata, RrType, TupleKey, TupleValue,
 };
@@ -178,8 +178,10 @@ fn main() {
     let db = "release_check";
     let store = ClickHouseStore::open(&server.url(db)).unwrap();
     let mut inserts = Vec::new();
+    let mut ids = Vec::new();
     for b in data() {
         let id = BatchId::new().unwrap();
+        ids.push(id.key());
         for st in insert_statements(&id, &b) {
             // The same text on 18.16, so both engines get exactly the same statements.
             server.sql(&format!(
@@ -190,7 +192,13 @@ fn main() {
         }
     }
     let mut checked = Vec::new();
-    for q in queries() {
+    // The receipt lookups of a retry: one batch written, one never written.
+    let receipts = ids
+        .iter()
+        .map(String::as_str)
+        .chain(["00000000000000000000-00000000000000000000000000000000"])
+        .map(|k| format!("SELECT * FROM ({}) ORDER BY 1, 2", receipts_sql(k)));
+    for q in queries().into_iter().chain(receipts) {
         let rows = store.select_rows(&q).unwrap();
         let rows: Vec<Vec<String>> = rows
             .iter()

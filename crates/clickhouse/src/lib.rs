@@ -64,7 +64,7 @@ use std::time::Duration;
 pub use admin::prune_cutoff_month;
 pub use backend::{SpooledStore, ensure_schema};
 pub use schema::SCHEMA_VERSION;
-pub use write::{BatchId, insert_statements, month_of};
+pub use write::{BatchId, insert_statements, month_of, receipts_sql};
 
 /// Default time limit of one HTTP exchange with the server.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);

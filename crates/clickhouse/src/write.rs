@@ -270,8 +270,11 @@ fn client_receipt(t: &mut Tsv, batch: &str, month: u32) {
         .num(0);
 }
 
-/// The receipts of a batch found in the store: (part, month) pairs.
-pub(crate) fn receipts_sql(key: &str) -> String {
+/// The receipts of a batch found in the store: (part, month) pairs (public for the
+/// release check).
+#[doc(hidden)]
+#[must_use]
+pub fn receipts_sql(key: &str) -> String {
     let k = lit(key);
     format!(
         "SELECT 'tuples', month FROM tuples WHERE rev_name = '' AND rrname = '' AND rrtype = 0 \

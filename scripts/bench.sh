@@ -14,6 +14,14 @@
 # of a 5M-line log without and with the feed (live matching cost), and `dnsrecall hunt`
 # with 100k and 1M indicators over a >= 5M-tuple store (kept in bench-data/intel/hunt,
 # or copied from the serve scenario's base). About 4 GB more in bench-data/intel.
+# `scripts/bench.sh clickhouse` runs the ClickHouse backend through the real binary: its
+# own clickhouse-server (Debian's /usr/sbin/clickhouse-server; data in
+# bench-data/clickhouse/server, loopback ports only, stopped at the end), `dnsrecall --store
+# clickhouse://127.0.0.1:PORT/bench ingest` of the same 12M-line log (lines/s, tuples, bytes
+# per tuple on disk), the query benchmark's patterns against it in process and through
+# `dnsrecall query` (p50/p99/max, first 100 rows), `sniff -r` of the same 5M-packet capture
+# (packets/s), server peak RSS; SQLite's figures beside them (`--sqlite` measures them
+# again in the same run, in bench-data/store). About 3 GB more in bench-data.
 # Needs about 8 GB of free disk in bench-data/ (or $BENCH_DIR); serve about 6 GB more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +38,12 @@ case "${1:-}" in
     cargo build --release --locked -p dnsrecall-cli -p dnsrecall-bench
     target/release/dnsrecall-bench intel --dir "$dir" --bin target/release/dnsrecall "$@"
     ;;
+  clickhouse)
+    shift
+    cargo build --release --locked -p dnsrecall-cli -p dnsrecall-bench
+    target/release/dnsrecall-bench clickhouse --dir "$dir" --bin target/release/dnsrecall \
+      --lines "${LINES:-12000000}" --packets "${PACKETS:-5000000}" "$@"
+    ;;
   "")
     cargo build --release --locked -p dnsrecall-bench
     target/release/dnsrecall-bench all --lines "${LINES:-12000000}" --dir "$dir"
@@ -38,7 +52,7 @@ case "${1:-}" in
     target/release/dnsrecall-bench dnstap --messages "${MESSAGES:-5000000}" --dir "$dir" --clients-off
     ;;
   *)
-    echo "usage: scripts/bench.sh [serve|intel [dnsrecall-bench serve|intel options]]" >&2
+    echo "usage: scripts/bench.sh [serve|intel|clickhouse [dnsrecall-bench serve|intel|clickhouse options]]" >&2
     exit 2
     ;;
 esac

@@ -214,7 +214,12 @@ fn self_hwm() -> Option<u64> {
 
 /// Runs a command with stdout and stderr to files, sampling its peak RSS; fails on a
 /// status other than 0 (or 1, "bad lines / hits", when `one_ok`).
-fn run_measured(mut cmd: Command, what: &str, out: &Path, err: &Path) -> Result<(Proc, i32)> {
+pub(crate) fn run_measured(
+    mut cmd: Command,
+    what: &str,
+    out: &Path,
+    err: &Path,
+) -> Result<(Proc, i32)> {
     let started = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -259,7 +264,7 @@ fn run_measured(mut cmd: Command, what: &str, out: &Path, err: &Path) -> Result<
 
 /// utime + stime of a process (fields 14 and 15 of `/proc/PID/stat`; USER_HZ is 100 on
 /// Linux).
-fn cpu_seconds(stat_path: &str) -> Option<f64> {
+pub(crate) fn cpu_seconds(stat_path: &str) -> Option<f64> {
     let text = std::fs::read_to_string(stat_path).ok()?;
     let rest = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = rest.split_whitespace().collect();

@@ -1,5 +1,6 @@
 //! Data generators and benchmark scenarios for dnsrecall.
 
+pub mod clickhouse;
 pub mod dnstap;
 pub mod generator;
 pub mod intel;

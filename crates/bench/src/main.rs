@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use dnsrecall_bench::generator::{self, DEFAULT_START_TIME, GenConfig, GenStats, LineKind};
 use dnsrecall_bench::pcapgen::{self, DEFAULT_RATE, PcapGenConfig, PcapGenStats};
-use dnsrecall_bench::{intel, scenarios, serve};
+use dnsrecall_bench::{clickhouse, intel, scenarios, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -53,6 +53,54 @@ enum Command {
     /// matching cost), and retro-hunts with 100k and 1M indicators over a >= 5M-tuple
     /// store.
     Intel(IntelArgs),
+    /// The ClickHouse backend through the real binary: a private clickhouse-server on
+    /// loopback, `dnsrecall --store clickhouse://... ingest` of the ingest benchmark's log
+    /// (lines/s, tuples, bytes per tuple), the query benchmark's patterns against it
+    /// (p50/p99), `sniff -r` of the sniff benchmark's capture (packets/s), server peak
+    /// RSS; SQLite's figures beside them.
+    Clickhouse(ClickhouseArgs),
+}
+
+#[derive(Debug, Args)]
+struct ClickhouseArgs {
+    /// Working directory: the generated log and capture, `clickhouse/` (server data,
+    /// spools, logs), `store/` (the SQLite store of the same log).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// The `dnsrecall` binary [default: `dnsrecall` next to this program].
+    #[arg(long)]
+    bin: Option<PathBuf>,
+    /// The clickhouse-server binary [default: $DNSRECALL_CLICKHOUSE_SERVER, else
+    /// /usr/sbin/clickhouse-server].
+    #[arg(long)]
+    server: Option<PathBuf>,
+    /// Lines of the generated log (12M give about 5.2M tuples).
+    #[arg(long, default_value_t = 12_000_000)]
+    lines: u64,
+    /// Packets of the generated capture.
+    #[arg(long, default_value_t = 5_000_000)]
+    packets: u64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Query patterns per form (the query benchmark's).
+    #[arg(long, default_value_t = 300)]
+    samples: usize,
+    /// Rows fetched per query.
+    #[arg(long, default_value_t = 100)]
+    rows: usize,
+    /// Longest time, in seconds, spent measuring one query form.
+    #[arg(long, default_value_t = 90)]
+    form_budget: u64,
+    /// Patterns per form also timed as `dnsrecall query` processes.
+    #[arg(long, default_value_t = 20)]
+    cli_samples: usize,
+    /// Also run the SQLite ingest, query and sniff benchmarks on the same data (in this
+    /// process, before the server starts), for figures under the same conditions.
+    #[arg(long)]
+    sqlite: bool,
+    /// Fail (after printing) when the ClickHouse store holds fewer tuples.
+    #[arg(long, default_value_t = 5_000_000)]
+    min_tuples: u64,
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +337,32 @@ fn main() -> anyhow::Result<()> {
             };
             let figures = intel::run(&cfg)?;
             intel::print_intel(&figures);
+            Ok(())
+        }
+        Command::Clickhouse(args) => {
+            let bin = args.bin.unwrap_or_else(serve::default_bin);
+            let mut cfg = clickhouse::ClickHouseConfig::new(scenarios::work_dir(args.dir), bin);
+            if let Some(server) = args.server {
+                cfg.server = server;
+            }
+            cfg.lines = args.lines.max(1);
+            cfg.packets = args.packets.max(1);
+            cfg.seed = args.seed;
+            cfg.samples = args.samples.max(1);
+            cfg.rows = args.rows.max(1);
+            cfg.form_budget = std::time::Duration::from_secs(args.form_budget);
+            cfg.cli_samples = args.cli_samples;
+            cfg.sqlite = args.sqlite;
+            cfg.min_tuples = args.min_tuples;
+            let figures = clickhouse::run(&cfg)?;
+            clickhouse::print_clickhouse(&figures);
+            if figures.store.tuples < cfg.min_tuples {
+                anyhow::bail!(
+                    "the ClickHouse store holds {} tuples, fewer than {}: give more --lines",
+                    figures.store.tuples,
+                    cfg.min_tuples
+                );
+            }
             Ok(())
         }
         Command::Ingest(args) => cmd_ingest(&args).map(|_| ()),

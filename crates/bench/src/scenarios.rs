@@ -132,7 +132,7 @@ pub(crate) fn sample_addresses(
 }
 
 /// Patterns of every query form, derived from data in the store.
-fn patterns(
+pub(crate) fn patterns(
     store: &SqliteStore,
     samples: usize,
     seed: u64,

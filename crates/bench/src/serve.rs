@@ -577,7 +577,7 @@ fn loadavg() -> Option<f64> {
 }
 
 /// A memory figure of a process from `/proc/PID/status` (`VmHWM`, `RssAnon`, ...), bytes.
-fn proc_status(pid: u32, field: &str) -> Option<u64> {
+pub(crate) fn proc_status(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status
         .lines()

@@ -517,11 +517,21 @@ fn sqlite_and_clickhouse_answer_the_same() {
 /// clients, one second apart.
 fn write_log(path: &Path, n: usize) {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("log file"));
+    out.write_all(&log_lines(0..n)).expect("write log");
+    out.flush().expect("flush log");
+}
+
+/// Lines `range` of the generated log.
+fn log_lines(range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut out = Vec::new();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    for i in 0..n {
+    for i in 0..range.end {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
+        if i < range.start {
+            continue;
+        }
         let name = format!("host{}.zone{}.example", x % 3_000, (x >> 20) % 40);
         let ip = format!(
             "10.{}.{}.{}",
@@ -537,7 +547,15 @@ fn write_log(path: &Path, n: usize) {
         )
         .expect("write log");
     }
-    out.flush().expect("flush log");
+    out
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open log");
+    f.write_all(bytes).expect("append log");
 }
 
 /// Every tuple with its counts, in one canonical text (for comparing whole stores).
@@ -809,17 +827,17 @@ fn live_capture_spools_then_drops_and_says_so() {
 
 /// An ingest killed (SIGKILL) while ClickHouse is away leaves batches in the spool,
 /// each with the checkpoint of the lines it holds. The next ingest sends them first and
-/// resumes where they end: the store equals a clean run's.
+/// resumes where they end, in the middle of the file: the store equals a clean run's.
 #[test]
 fn ingest_killed_while_clickhouse_is_away_resumes_from_the_spool() {
     let mut server = chserver::Server::start();
     let url = format!("clickhouse://127.0.0.1:{}/resume", server.http_port);
     let work = tempfile::tempdir().expect("tempdir");
-    let log = work.path().join("big.json");
-    write_log(&log, 300_000);
-    let log = log.display().to_string();
-    let clean = work.path().join("clean");
-    run_ok(&clean, None, &["ingest", "--no-progress", &log]);
+    let path = work.path().join("growing.json");
+    let log = path.display().to_string();
+    // The log grows while it is followed: 100k lines, 100k more while the server is
+    // away, and 100k after the ingest was killed.
+    std::fs::write(&path, log_lines(0..100_000)).expect("log file");
 
     let data = work.path().join("ch");
     let spool = work.path().join("spool");
@@ -829,34 +847,15 @@ fn ingest_killed_while_clickhouse_is_away_resumes_from_the_spool() {
         .arg("--data-dir")
         .arg(&data)
         .args(["--store", &url, "--spool-dir", &spool_arg])
-        .args(["ingest", "--no-progress", "--batch-size", "5000", &log])
+        .args(["ingest", "--follow", "--flush-interval", "200ms"])
+        .args(["--batch-size", "5000", &log])
         .env_remove("DNSRECALL_DATA_DIR")
         .env("DNSRECALL_CONFIG", "/dev/null")
         .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
         .stdout(Stdio::null())
         .spawn()
         .expect("start ingest");
-    // Some batches in, then the server goes away and batches pile up in the spool.
-    let started = Instant::now();
-    while server
-        .sql(
-            "SELECT count() FROM system.parts \
-             WHERE database = 'resume' AND table = 'tuples'",
-        )
-        .trim()
-        .parse::<u64>()
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(120)
-                && ingest.try_wait().ok().flatten().is_none(),
-            "no batch reached clickhouse:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    server.stop();
+    let stderr = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
     let files = || {
         std::fs::read_dir(&spool)
             .map(|d| {
@@ -868,23 +867,46 @@ fn ingest_killed_while_clickhouse_is_away_resumes_from_the_spool() {
             })
             .unwrap_or(0)
     };
-    while files() < 4 {
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "nothing spooled:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
-        assert!(
-            ingest.try_wait().expect("ingest status").is_none(),
-            "the ingest ended before it was killed:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let started = Instant::now();
+    let mut wait = |what: &str, ready: &dyn Fn() -> bool| {
+        while !ready() {
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{what}:\n{}",
+                stderr()
+            );
+            assert!(
+                ingest.try_wait().expect("ingest status").is_none(),
+                "the ingest ended:\n{}",
+                stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // Batches reach the server; then it goes away, the log grows, batches pile up in the
+    // spool; then the ingest is killed.
+    wait("no batch reached clickhouse", &|| {
+        server
+            .sql(
+                "SELECT count() FROM system.parts \
+                 WHERE database = 'resume' AND table = 'tuples'",
+            )
+            .trim()
+            .parse::<u64>()
+            .unwrap_or(0)
+            >= 2
+    });
+    server.stop();
+    append(&path, &log_lines(100_000..200_000));
+    wait("nothing spooled", &|| files() >= 3);
     let _ = ingest.kill();
     let _ = ingest.wait();
     let left = files();
-    assert!(left >= 4);
+    append(&path, &log_lines(200_000..300_000));
+
+    // The clean run: SQLite over the whole file.
+    let clean = work.path().join("clean");
+    run_ok(&clean, None, &["ingest", "--no-progress", &log]);
 
     server.restart();
     let out = run_ok(
@@ -892,9 +914,30 @@ fn ingest_killed_while_clickhouse_is_away_resumes_from_the_spool() {
         Some(&url),
         &["--spool-dir", &spool_arg, "ingest", "--no-progress", &log],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("{left} replayed")), "{stderr}");
-    assert_eq!(files(), 0, "{stderr}");
+    let rerun = String::from_utf8_lossy(&out.stderr);
+    // The batches left behind go first; batches of this run may queue behind them.
+    let replayed: usize = rerun
+        .split(" replayed from the spool")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no replay count in:\n{rerun}"));
+    assert!(
+        replayed >= left,
+        "{left} batches left, {replayed} replayed:\n{rerun}"
+    );
+    // Where the killed run's last spooled batch ended, not at the start or the end.
+    let resumed_at: u64 = rerun
+        .split("resumed after line ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("did not resume:\n{rerun}"));
+    assert!(
+        resumed_at > 100_000 && resumed_at < 300_000,
+        "resumed after line {resumed_at}:\n{rerun}"
+    );
+    assert_eq!(files(), 0, "{rerun}");
     assert_eq!(stats(&clean, None), stats(&data, Some(&url)));
     assert!(
         dump(&clean, None) == dump(&data, Some(&url)),

@@ -35,10 +35,9 @@
 //! Nothing asserts on time; the figures are printed (a table, then JSON lines).
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -52,9 +51,6 @@ use crate::intel::{Proc, cpu_seconds, run_measured};
 use crate::pcapgen::{self, PcapGenConfig};
 use crate::scenarios::{self, IngestFigures, QueryFigures, SniffFigures, percentile};
 use crate::serve::proc_status;
-
-/// Debian's ClickHouse server.
-pub const DEFAULT_SERVER: &str = "/usr/sbin/clickhouse-server";
 
 /// How a run goes. [`ClickHouseConfig::new`] gives the defaults of `dnsrecall-bench
 /// clickhouse`.
@@ -92,8 +88,7 @@ impl ClickHouseConfig {
         Self {
             dir,
             bin,
-            server: std::env::var_os("DNSRECALL_CLICKHOUSE_SERVER")
-                .map_or_else(|| PathBuf::from(DEFAULT_SERVER), PathBuf::from),
+            server: dnsrecall_clickhouse::local_server::server_binary(),
             lines: 12_000_000,
             packets: 5_000_000,
             seed: 1,
@@ -109,188 +104,17 @@ impl ClickHouseConfig {
 }
 
 /// A private `clickhouse-server` on free loopback ports; killed when dropped.
-#[derive(Debug)]
-pub struct Server {
-    child: Option<Child>,
-    dir: PathBuf,
-    pub http_port: u16,
-    pub tcp_port: u16,
-}
+pub use dnsrecall_clickhouse::local_server::LocalServer as Server;
 
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-impl Server {
-    /// Starts `binary` with its config and data in `dir` (emptied first) and waits until
-    /// it answers `/ping`.
-    ///
-    /// # Errors
-    /// When the binary is missing, or the server exits or does not answer within 60 s.
-    pub fn start(binary: &Path, dir: &Path) -> Result<Self> {
-        if !binary.is_file() {
-            bail!(
-                "{} is missing: the clickhouse scenario needs a real ClickHouse server. \
-                 Install Debian's clickhouse-server (scripts/install-deps.sh does), or give \
-                 --server / DNSRECALL_CLICKHOUSE_SERVER",
-                binary.display()
-            );
-        }
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
-        }
-        std::fs::create_dir_all(dir)?;
-        let dir = std::fs::canonicalize(dir)?;
-        let mut server = Self {
-            child: None,
-            http_port: free_port()?,
-            tcp_port: free_port()?,
-            dir,
-        };
-        server.write_config()?;
-        let out = File::create(server.dir.join("stdout.log"))?;
-        let child = Command::new(binary)
-            .arg(format!(
-                "--config-file={}",
-                server.dir.join("config.xml").display()
-            ))
-            .current_dir(&server.dir)
-            .stdin(Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        server.child = Some(child);
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if server.ping() {
-                return Ok(server);
-            }
-            if let Some(c) = server.child.as_mut()
-                && let Ok(Some(status)) = c.try_wait()
-            {
-                bail!("clickhouse-server exited ({status}):\n{}", server.logs());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!(
-            "clickhouse-server did not answer /ping within 60 s:\n{}",
-            server.logs()
-        )
+/// Starts `binary` with its config and data in `dir` (emptied first).
+///
+/// # Errors
+/// When the binary is missing, or the server exits or does not answer within 60 s.
+fn start_server(binary: &Path, dir: &Path) -> Result<Server> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-
-    /// Loopback only; the memory limit and caches of the crate's test server.
-    fn write_config(&self) -> Result<()> {
-        let d = self.dir.display();
-        let config = format!(
-            r"<yandex>
-  <logger>
-    <level>warning</level>
-    <log>{d}/log/server.log</log>
-    <errorlog>{d}/log/error.log</errorlog>
-  </logger>
-  <listen_host>127.0.0.1</listen_host>
-  <http_port>{http}</http_port>
-  <tcp_port>{tcp}</tcp_port>
-  <path>{d}/data/</path>
-  <tmp_path>{d}/tmp/</tmp_path>
-  <user_files_path>{d}/user_files/</user_files_path>
-  <format_schema_path>{d}/format_schemas/</format_schema_path>
-  <users_config>{d}/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <mark_cache_size>67108864</mark_cache_size>
-  <max_concurrent_queries>64</max_concurrent_queries>
-</yandex>
-",
-            http = self.http_port,
-            tcp = self.tcp_port,
-        );
-        let users = r"<yandex>
-  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
-  <quotas><default></default></quotas>
-</yandex>
-";
-        std::fs::write(self.dir.join("config.xml"), config)?;
-        std::fs::write(self.dir.join("users.xml"), users)?;
-        Ok(())
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut c) = TcpStream::connect(("127.0.0.1", self.http_port)) else {
-            return false;
-        };
-        let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
-        if c.write_all(b"GET /ping HTTP/1.0\r\nHost: localhost\r\n\r\n")
-            .is_err()
-        {
-            return false;
-        }
-        let mut buf = String::new();
-        let _ = c.read_to_string(&mut buf);
-        buf.starts_with("HTTP/1.") && buf.contains(" 200 ") && buf.ends_with("Ok.\n")
-    }
-
-    /// The last lines of its output and error log.
-    pub fn logs(&self) -> String {
-        let mut s = String::new();
-        for f in ["stdout.log", "log/error.log"] {
-            if let Ok(t) = std::fs::read_to_string(self.dir.join(f)) {
-                s.push_str(&format!("--- {f}\n"));
-                let tail: Vec<&str> = t.lines().rev().take(30).collect();
-                for l in tail.into_iter().rev() {
-                    s.push_str(l);
-                    s.push('\n');
-                }
-            }
-        }
-        s
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    /// `clickhouse://127.0.0.1:PORT/DATABASE`.
-    pub fn url(&self, database: &str) -> String {
-        format!("clickhouse://127.0.0.1:{}/{database}", self.http_port)
-    }
-
-    /// SIGTERM, then SIGKILL after 60 s.
-    pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let until = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+    Server::start(binary, dir).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// What `dnsrecall --store ... stats --json` says.
@@ -815,7 +639,7 @@ pub fn run(cfg: &ClickHouseConfig) -> Result<ClickHouseFigures> {
     let sets = scenarios::patterns(&sqlite, cfg.samples, cfg.query_seed)?;
 
     f.load_before = loadavg();
-    let mut server = Server::start(&cfg.server, &work.join("server"))?;
+    let mut server = start_server(&cfg.server, &work.join("server"))?;
     eprintln!(
         "clickhouse-server (pid {}) on 127.0.0.1:{} (HTTP), :{} (TCP)",
         server.pid().unwrap_or(0),

@@ -197,7 +197,12 @@ fn main() {
         .iter()
         .map(String::as_str)
         .chain(["00000000000000000000-00000000000000000000000000000000"])
-        .map(|k| format!("SELECT * FROM ({}) ORDER BY 1, 2", receipts_sql(k)));
+        .map(|k| {
+            format!(
+                "SELECT part, month FROM ({}) ORDER BY part, month",
+                receipts_sql(k)
+            )
+        });
     for q in queries().into_iter().chain(receipts) {
         let rows = store.select_rows(&q).unwrap();
         let rows: Vec<Vec<String>> = rows

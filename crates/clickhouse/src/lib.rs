@@ -52,6 +52,7 @@
 mod admin;
 mod backend;
 mod http;
+pub mod local_server;
 mod read;
 mod scan;
 mod schema;

@@ -277,16 +277,16 @@ fn client_receipt(t: &mut Tsv, batch: &str, month: u32) {
 pub fn receipts_sql(key: &str) -> String {
     let k = lit(key);
     format!(
-        "SELECT 'tuples', month FROM tuples WHERE rev_name = '' AND rrname = '' AND rrtype = 0 \
+        "SELECT 'tuples' AS part, month FROM tuples WHERE rev_name = '' AND rrname = '' AND rrtype = 0 \
            AND rdata_key = '' AND target = '' AND rdata = {k} GROUP BY month \
-         UNION ALL SELECT 'answers', month FROM tuples_by_answer WHERE answer_kind = 0 \
+         UNION ALL SELECT 'answers' AS part, month FROM tuples_by_answer WHERE answer_kind = 0 \
            AND answer = '' AND rrname = '' AND rrtype = 0 AND rdata_key = '' AND target = '' \
            AND rdata = {k} GROUP BY month \
-         UNION ALL SELECT 'negatives', month FROM negatives WHERE rev_name = '' AND qname = '' \
+         UNION ALL SELECT 'negatives' AS part, month FROM negatives WHERE rev_name = '' AND qname = '' \
            AND qtype = 0 AND rcode = 0 AND sensor = {k} GROUP BY month \
-         UNION ALL SELECT 'clients', month FROM clients WHERE rev_name = '' AND qname = '' \
+         UNION ALL SELECT 'clients' AS part, month FROM clients WHERE rev_name = '' AND qname = '' \
            AND client = {k} GROUP BY month \
-         UNION ALL SELECT 'client_index', month FROM clients_by_client WHERE client = {k} \
+         UNION ALL SELECT 'client_index' AS part, month FROM clients_by_client WHERE client = {k} \
            AND qname = '' GROUP BY month"
     )
 }

@@ -225,6 +225,21 @@ pub fn open_writer(cli: &Cli, config: &Config, when_full: WhenFull) -> Result<(D
     Ok((Box::new(spooled), loc.dir))
 }
 
+/// How a writer treats a full spool, and how long it waits for the spool to empty at its
+/// end: file input waits (the input stays on disk); live input cannot wait (the kernel or
+/// the resolver would drop data uncounted), so it drops whole batches, counted, and a
+/// stop waits briefly (service managers wait only so long).
+pub fn spool_policy(live: bool) -> (WhenFull, std::time::Duration) {
+    if live {
+        (
+            WhenFull::DropNewest,
+            crate::ingest_cmd::LIVE_SPOOL_FLUSH_WAIT,
+        )
+    } else {
+        (WhenFull::Block, crate::ingest_cmd::SPOOL_FLUSH_WAIT)
+    }
+}
+
 /// Bytes the spool may hold unless `--spool-max` says otherwise.
 pub const DEFAULT_SPOOL_MAX: u64 = 1 << 30;
 

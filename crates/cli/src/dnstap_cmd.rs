@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dnsrecall_clickhouse::spool::WhenFull;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, Result};
@@ -130,11 +129,7 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
     let sensor: Option<Arc<str>> = args.sensor.clone().or(config.sensor.clone()).map(Arc::from);
     let max_entries =
         usize::try_from((args.max_memory.max(1) << 20) / BYTES_PER_ENTRY).unwrap_or(usize::MAX);
-    let when_full = if files.is_empty() {
-        WhenFull::DropNewest
-    } else {
-        WhenFull::Block
-    };
+    let (when_full, spool_wait) = crate::config::spool_policy(files.is_empty());
     let (store, data_dir) = open_writer(cli, config, when_full)?;
     let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
     // Live intel alerts, as for sniff: the aggregator's watch hook sees every record.
@@ -199,11 +194,7 @@ pub fn run(cli: &Cli, config: &Config, args: &DnstapArgs) -> Result<u8> {
         router.finish();
         crate::intel_cmd::print_alert_summary(router);
     }
-    let wait = match when_full {
-        WhenFull::Block => crate::ingest_cmd::SPOOL_FLUSH_WAIT,
-        WhenFull::DropNewest => crate::ingest_cmd::LIVE_SPOOL_FLUSH_WAIT,
-    };
-    let spool_empty = finish_writes(store, wait);
+    let spool_empty = finish_writes(store, spool_wait);
     let report = result.context("dnstap stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {

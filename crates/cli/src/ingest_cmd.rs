@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dnsrecall_clickhouse::spool::WhenFull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -147,7 +146,8 @@ pub fn run_counted(
             }
         })
         .collect();
-    let (store, data_dir) = open_writer(cli, config, WhenFull::Block)?;
+    let (when_full, spool_wait) = crate::config::spool_policy(false);
+    let (store, data_dir) = open_writer(cli, config, when_full)?;
     let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
     let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
     let opts = Options {
@@ -199,7 +199,7 @@ pub fn run_counted(
         }
     };
     let (store, result) = pipeline::run(store, &inputs, &opts, counters, &stop, &mut on_bad);
-    let spool_empty = finish_writes(store, SPOOL_FLUSH_WAIT);
+    let spool_empty = finish_writes(store, spool_wait);
     if let Some((done, handle)) = ticker {
         done.store(true, Ordering::Relaxed);
         let _ = handle.join();

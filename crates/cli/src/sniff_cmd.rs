@@ -4,7 +4,6 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use dnsrecall_clickhouse::spool::WhenFull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -162,13 +161,7 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
     }
     let max_entries =
         usize::try_from((args.max_memory.max(1) << 20) / BYTES_PER_ENTRY).unwrap_or(usize::MAX);
-    // Files wait for a full spool; a live capture cannot wait (the kernel would drop
-    // packets uncounted), so it drops whole batches and counts them.
-    let when_full = if files.is_empty() {
-        WhenFull::DropNewest
-    } else {
-        WhenFull::Block
-    };
+    let (when_full, spool_wait) = crate::config::spool_policy(files.is_empty());
     let (store, data_dir) = open_writer(cli, config, when_full)?;
     let policy = ClientPolicy::load(mode, &data_dir).context("loading the client hash key")?;
     let live = crate::intel_cmd::install_live(cli, config, &args.alerts, Some(policy.clone()))?;
@@ -270,11 +263,7 @@ pub fn run(cli: &Cli, config: &Config, args: &SniffArgs) -> Result<u8> {
         router.finish();
         crate::intel_cmd::print_alert_summary(router);
     }
-    let wait = match when_full {
-        WhenFull::Block => crate::ingest_cmd::SPOOL_FLUSH_WAIT,
-        WhenFull::DropNewest => crate::ingest_cmd::LIVE_SPOOL_FLUSH_WAIT,
-    };
-    let spool_empty = finish_writes(store, wait);
+    let spool_empty = finish_writes(store, spool_wait);
     let report = result.context("sniff stopped")?;
     print_report(&report, true);
     if let Some(path) = &args.stats_json {

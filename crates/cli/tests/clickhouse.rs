@@ -15,11 +15,10 @@
 mod chserver;
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{bin, corpus, repo};
@@ -331,46 +330,13 @@ fn stats(data: &Path, store: Option<&str>) -> Value {
 }
 
 fn start_server(data: &Path, store: Option<&str>, log: &Path) -> (Child, u16) {
-    let stderr = std::fs::File::create(log).expect("stderr file");
-    let mut cmd = Command::new(bin());
-    cmd.arg("--data-dir").arg(data);
+    use std::ffi::OsStr;
+    let mut args: Vec<&OsStr> = vec![OsStr::new("--data-dir"), data.as_os_str()];
     if let Some(url) = store {
-        cmd.args(["--store", url]);
+        args.extend([OsStr::new("--store"), OsStr::new(url)]);
     }
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0", "--no-auth"])
-        .env_remove("DNSRECALL_DATA_DIR")
-        .env("DNSRECALL_CONFIG", "/dev/null")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("start dnsrecall serve");
-    let stdout = child.stdout.take().expect("serve stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => {
-                if let Some(rest) = line.trim().strip_prefix("listening on http://127.0.0.1:") {
-                    return (child, rest.trim_end_matches('/').parse().expect("port"));
-                }
-            }
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "serve did not say it listens ({e}):\n{}",
-                    std::fs::read_to_string(log).unwrap_or_default()
-                );
-            }
-        }
-    }
+    args.extend(["serve", "--listen", "127.0.0.1:0", "--no-auth"].map(OsStr::new));
+    common::spawn_serve(&args, log)
 }
 
 /// A GET over HTTP/1.0: status and body.

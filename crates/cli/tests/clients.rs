@@ -19,13 +19,11 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-use common::{bin, corpus, query_json, repo, run_ok};
+use common::{corpus, query_json, repo, run_ok};
 use serde_json::Value;
 
 /// (rrname, rrtype, rdata, time_first, time_last, count), names without the trailing dot.
@@ -81,42 +79,17 @@ fn setup(dir: &Path) -> (Server, String) {
 /// `dnsrecall serve --listen 127.0.0.1:0` (keys required), waiting for its
 /// `listening on http://127.0.0.1:PORT` line.
 fn start_server(data: &Path, dir: &Path) -> Server {
-    let stderr = std::fs::File::create(dir.join("serve.stderr")).expect("stderr file");
-    let mut child = Command::new(bin())
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env_remove("DNSRECALL_DATA_DIR")
-        .env("DNSRECALL_CONFIG", "/dev/null")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("start dnsrecall serve");
-    let stdout = child.stdout.take().expect("serve stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        // Keeps reading so the server never blocks on a full pipe.
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
-    let mut server = Server { child, port: 0 };
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) => {
-                if let Some(rest) = line.trim().strip_prefix("listening on http://127.0.0.1:") {
-                    server.port = rest.trim_end_matches('/').parse().expect("port number");
-                    return server;
-                }
-            }
-            Err(e) => {
-                let log = std::fs::read_to_string(dir.join("serve.stderr")).unwrap_or_default();
-                panic!("dnsrecall serve did not say it listens ({e}):\n{log}");
-            }
-        }
-    }
+    let (child, port) = common::spawn_serve(
+        &[
+            "--data-dir".as_ref(),
+            data.as_os_str(),
+            "serve".as_ref(),
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+        &dir.join("serve.stderr"),
+    );
+    Server { child, port }
 }
 
 fn s(v: &Value) -> String {

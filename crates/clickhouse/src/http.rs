@@ -98,22 +98,16 @@ impl Http {
     pub(crate) fn execute(&self, sql: &str) -> Result<(), Error> {
         tracing::trace!(sql, "clickhouse execute");
         let mut resp = self.post("", sql.as_bytes())?;
-        let _ = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_ERROR_BODY)
-            .read_to_vec();
+        // The statement ran (status 200): what follows is of no interest.
+        let _ = small_body(&mut resp);
         Ok(())
     }
 
     /// Runs a statement outside the store's database (creating it).
     pub(crate) fn execute_root(&self, sql: &str) -> Result<(), Error> {
         let mut resp = self.post_to(&self.root, "", sql.as_bytes())?;
-        let _ = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_ERROR_BODY)
-            .read_to_vec();
+        // The statement ran (status 200): what follows is of no interest.
+        let _ = small_body(&mut resp);
         Ok(())
     }
 
@@ -124,13 +118,7 @@ impl Http {
             crate::sql::lit(db)
         );
         let mut resp = self.post_to(&self.root, "", sql.as_bytes())?;
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_ERROR_BODY)
-            .read_to_vec()
-            .map_err(|e| Error::Transport(e.to_string()))?;
-        Ok(body.trim_ascii() == b"1")
+        Ok(small_body(&mut resp)?.trim_ascii() == b"1")
     }
 
     /// Inserts a TabSeparated body into `table` (a name this crate wrote).
@@ -144,11 +132,8 @@ impl Http {
             url_encode(&query)
         );
         let mut resp = self.post(&params, body)?;
-        let _ = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_ERROR_BODY)
-            .read_to_vec();
+        // The statement ran (status 200): what follows is of no interest.
+        let _ = small_body(&mut resp);
         Ok(())
     }
 
@@ -207,4 +192,13 @@ impl Http {
         })?;
         Ok(out)
     }
+}
+
+/// The whole body of an answer expected to be short (at most `MAX_ERROR_BODY`).
+fn small_body(resp: &mut ureq::http::Response<ureq::Body>) -> Result<Vec<u8>, Error> {
+    resp.body_mut()
+        .with_config()
+        .limit(MAX_ERROR_BODY)
+        .read_to_vec()
+        .map_err(|e| Error::Transport(e.to_string()))
 }

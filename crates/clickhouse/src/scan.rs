@@ -60,28 +60,15 @@ impl ClickHouseStore {
         mut keep: impl FnMut(&str) -> bool,
     ) -> Result<Vec<NameTotal>, Error> {
         let since = since.unwrap_or(i64::MIN);
-        let mut out = Vec::new();
-        self.http.select(
+        self.name_totals(
             &format!(
                 "SELECT rrname, sum(c) AS total, min(tf), max(tl), count() \
                  FROM ({PER_SENSOR} HAVING tl >= {since}) \
                  GROUP BY rrname ORDER BY total DESC, rrname"
             ),
-            |row| {
-                let t = total(&row)?;
-                if !keep(&t.name) {
-                    return Ok(ControlFlow::Continue(()));
-                }
-                out.push(t);
-                // As SQLite's: the check follows the push (a limit of 0 keeps one).
-                Ok(if out.len() >= limit {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                })
-            },
-        )?;
-        Ok(out)
+            limit,
+            &mut keep,
+        )
     }
 
     /// Names first seen at or after `since` and never before (over all their answers),
@@ -95,27 +82,38 @@ impl ClickHouseStore {
         limit: usize,
         mut keep: impl FnMut(&str) -> bool,
     ) -> Result<Vec<NameTotal>, Error> {
-        let mut out = Vec::new();
-        self.http.select(
+        self.name_totals(
             &format!(
                 "SELECT rrname, sum(c), min(tf) AS first, max(tl), count() \
                  FROM ({PER_SENSOR}) \
                  GROUP BY rrname HAVING first >= {since} ORDER BY first DESC, rrname"
             ),
-            |row| {
-                let t = total(&row)?;
-                if !keep(&t.name) {
-                    return Ok(ControlFlow::Continue(()));
-                }
-                out.push(t);
-                // As SQLite's: the check follows the push (a limit of 0 keeps one).
-                Ok(if out.len() >= limit {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                })
-            },
-        )?;
+            limit,
+            &mut keep,
+        )
+    }
+
+    /// The rows of a name-totals query that `keep` accepts, up to `limit`.
+    fn name_totals(
+        &self,
+        sql: &str,
+        limit: usize,
+        keep: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Vec<NameTotal>, Error> {
+        let mut out = Vec::new();
+        self.http.select(sql, |row| {
+            let t = total(&row)?;
+            if !keep(&t.name) {
+                return Ok(ControlFlow::Continue(()));
+            }
+            out.push(t);
+            // As SQLite's: the check follows the push (a limit of 0 keeps one).
+            Ok(if out.len() >= limit {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })?;
         Ok(out)
     }
 }

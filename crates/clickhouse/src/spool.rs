@@ -233,22 +233,11 @@ impl<S: BatchSink> Spool<S> {
         while !self.pending.is_empty() && self.bytes + size > self.cfg.max_bytes {
             match self.cfg.when_full {
                 WhenFull::DropNewest => {
-                    self.stats.dropped += 1;
-                    self.stats.dropped_tuples += batch.tuples.len() as u64;
-                    tracing::error!(
-                        dropped_batches = self.stats.dropped,
-                        dropped_tuples = self.stats.dropped_tuples,
-                        spool_bytes = self.bytes,
-                        "SPOOL FULL: clickhouse is not taking batches; dropping this batch"
-                    );
-                    return Ok(Submitted::Dropped);
+                    return Ok(drop_newest(&mut self.stats, self.bytes, batch));
                 }
                 WhenFull::Block => {
                     if !warned {
-                        tracing::error!(
-                            spool_bytes = self.bytes,
-                            "SPOOL FULL: waiting for clickhouse to take spooled batches"
-                        );
+                        warn_waiting(self.bytes);
                         warned = true;
                     }
                     if let Some(t) = self.retry_at {
@@ -350,6 +339,27 @@ pub fn latest_checkpoint(files: &[PathBuf], source: &str) -> Option<Checkpoint> 
             .rev()
             .find(|c| c.source == source)
     })
+}
+
+/// [`WhenFull::DropNewest`] on a full spool: the batch is counted and said to be dropped.
+fn drop_newest(stats: &mut SpoolStats, spool_bytes: u64, batch: &Batch) -> Submitted {
+    stats.dropped += 1;
+    stats.dropped_tuples += batch.tuples.len() as u64;
+    tracing::error!(
+        dropped_batches = stats.dropped,
+        dropped_tuples = stats.dropped_tuples,
+        spool_bytes,
+        "SPOOL FULL: clickhouse is not taking batches; dropping this batch"
+    );
+    Submitted::Dropped
+}
+
+/// [`WhenFull::Block`] on a full spool, said once per wait.
+fn warn_waiting(spool_bytes: u64) {
+    tracing::error!(
+        spool_bytes,
+        "SPOOL FULL: waiting for clickhouse to take spooled batches"
+    );
 }
 
 /// Writes a batch file: temporary name, synced, renamed, directory synced.
@@ -483,22 +493,12 @@ impl BackgroundSpool {
         while !st.pending.is_empty() && st.bytes + size > sh.cfg.max_bytes {
             match sh.cfg.when_full {
                 WhenFull::DropNewest => {
-                    st.stats.dropped += 1;
-                    st.stats.dropped_tuples += batch.tuples.len() as u64;
-                    tracing::error!(
-                        dropped_batches = st.stats.dropped,
-                        dropped_tuples = st.stats.dropped_tuples,
-                        spool_bytes = st.bytes,
-                        "SPOOL FULL: clickhouse is not taking batches; dropping this batch"
-                    );
-                    return Ok(Submitted::Dropped);
+                    let bytes = st.bytes;
+                    return Ok(drop_newest(&mut st.stats, bytes, batch));
                 }
                 WhenFull::Block => {
                     if !warned {
-                        tracing::error!(
-                            spool_bytes = st.bytes,
-                            "SPOOL FULL: waiting for clickhouse to take spooled batches"
-                        );
+                        warn_waiting(st.bytes);
                         warned = true;
                     }
                     st = sh

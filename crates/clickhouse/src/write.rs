@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use dnsrecall_model::{NameSlots, RrType, SensorId, TupleValue, reverse_labels};
@@ -183,7 +184,8 @@ impl Tsv {
 struct Months(BTreeMap<u32, (Tsv, u64)>);
 
 /// One month's INSERT body of a landing table and the rows in it (without the receipt).
-type MonthBody = (u32, Vec<u8>, u64);
+/// Shared: the client index and the clients table get the same bodies.
+type MonthBody = (u32, Rc<[u8]>, u64);
 
 impl Months {
     /// A new row of `v`'s month.
@@ -202,7 +204,7 @@ impl Months {
             .map(|(month, (mut t, rows))| {
                 receipt(&mut t, batch, month);
                 t.end();
-                (month, t.body, rows)
+                (month, Rc::from(t.body), rows)
             })
             .collect()
     }
@@ -301,10 +303,9 @@ const CLIENT_COLUMNS: &str =
     "batch_id, month, sensor, qname, rev_name, client, qtype, t_first, t_last, n";
 const CHECKPOINT_COLUMNS: &str = "source, dev, ino, fingerprint, byte_offset, line_number, version";
 
-fn tuples_body(id: &str, batch: &Batch) -> Vec<MonthBody> {
+fn tuples_body(id: &str, batch: &Batch, layouts: &[Layout]) -> Vec<MonthBody> {
     let mut m = Months::default();
-    for (k, v) in &batch.tuples {
-        let l = layout(k.rrtype, &k.rdata);
+    for ((k, v), l) in batch.tuples.iter().zip(layouts) {
         let name = k.rrname.as_str();
         let t = m.row(id, v, &k.sensor_id);
         t.field(name.as_bytes())
@@ -323,10 +324,9 @@ fn tuples_body(id: &str, batch: &Batch) -> Vec<MonthBody> {
 }
 
 /// The rows of `tuples_by_answer`: tuples with an address or a target name.
-fn answers_body(id: &str, batch: &Batch) -> Vec<MonthBody> {
+fn answers_body(id: &str, batch: &Batch, layouts: &[Layout]) -> Vec<MonthBody> {
     let mut m = Months::default();
-    for (k, v) in &batch.tuples {
-        let l = layout(k.rrtype, &k.rdata);
+    for ((k, v), l) in batch.tuples.iter().zip(layouts) {
         if l.answer_kind == 0 {
             continue;
         }
@@ -419,26 +419,32 @@ struct Part {
     table: &'static str,
     columns: &'static str,
     month: u32,
-    body: Vec<u8>,
+    body: Rc<[u8]>,
     rows: u64,
 }
 
 /// The INSERTs of a batch in write order: per landing table (each with one data view),
 /// one per month; checkpoints go after all of them.
 fn parts(key: &str, batch: &Batch) -> Vec<Part> {
+    // Each tuple's layout once, for both tuple tables.
+    let layouts: Vec<Layout> = batch
+        .tuples
+        .iter()
+        .map(|(k, _)| layout(k.rrtype, &k.rdata))
+        .collect();
     let clients = clients_body(key, batch);
     let tables: [(&'static str, &'static str, &'static str, Vec<MonthBody>); 5] = [
         (
             "tuples",
             "tuples_in",
             TUPLE_COLUMNS,
-            tuples_body(key, batch),
+            tuples_body(key, batch, &layouts),
         ),
         (
             "answers",
             "answers_in",
             ANSWER_COLUMNS,
-            answers_body(key, batch),
+            answers_body(key, batch, &layouts),
         ),
         (
             "negatives",
@@ -450,7 +456,8 @@ fn parts(key: &str, batch: &Batch) -> Vec<Part> {
             "client_index",
             "client_index_in",
             CLIENT_COLUMNS,
-            client_index_body(&clients),
+            // The same rows as `clients`: the bodies are shared, not copied.
+            clients.clone(),
         ),
         ("clients", "clients_in", CLIENT_COLUMNS, clients),
     ];
@@ -468,11 +475,6 @@ fn parts(key: &str, batch: &Batch) -> Vec<Part> {
         }
     }
     out
-}
-
-/// The client index gets the same rows as `clients`: the same bodies.
-fn client_index_body(clients: &[MonthBody]) -> Vec<MonthBody> {
-    clients.to_vec()
 }
 
 /// Columns that hold numbers (written bare in VALUES).
@@ -502,7 +504,7 @@ pub fn insert_statements(id: &BatchId, batch: &Batch) -> Vec<String> {
     let key = id.key();
     let mut parts: Vec<(&str, &str, Vec<u8>)> = parts(&key, batch)
         .into_iter()
-        .map(|p| (p.table, p.columns, p.body))
+        .map(|p| (p.table, p.columns, p.body.to_vec()))
         .collect();
     parts.push((
         "checkpoints",

@@ -50,30 +50,14 @@ impl SqliteStore {
         limit: usize,
         mut keep: impl FnMut(&str) -> bool,
     ) -> Result<Vec<NameTotal>, QueryError> {
-        let mut st = self.conn.prepare(
+        self.name_totals(
             "SELECT n.name, sum(t.count), min(t.time_first), max(t.time_last), count(*) \
              FROM tuples t JOIN names n ON n.id = t.name_id \
              WHERE t.time_last >= ?1 GROUP BY t.name_id ORDER BY sum(t.count) DESC, n.name",
-        )?;
-        let mut rows = st.query([since.unwrap_or(i64::MIN)])?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next()? {
-            let name: String = row.get(0)?;
-            if !keep(&name) {
-                continue;
-            }
-            out.push(NameTotal {
-                name,
-                count: row.get::<_, i64>(1)?.max(0) as u64,
-                time_first: row.get(2)?,
-                time_last: row.get(3)?,
-                answers: row.get::<_, i64>(4)?.max(0) as u64,
-            });
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+            since.unwrap_or(i64::MIN),
+            limit,
+            &mut keep,
+        )
     }
 
     /// Names first seen at or after `since` and never before (over all their answers),
@@ -87,13 +71,28 @@ impl SqliteStore {
         limit: usize,
         mut keep: impl FnMut(&str) -> bool,
     ) -> Result<Vec<NameTotal>, QueryError> {
-        let mut st = self.conn.prepare(
+        self.name_totals(
             "SELECT n.name, sum(t.count), min(t.time_first), max(t.time_last), count(*) \
              FROM tuples t JOIN names n ON n.id = t.name_id \
              GROUP BY t.name_id HAVING min(t.time_first) >= ?1 \
              ORDER BY min(t.time_first) DESC, n.name",
-        )?;
-        let mut rows = st.query([since])?;
+            since,
+            limit,
+            &mut keep,
+        )
+    }
+
+    /// The rows of a name-totals query (one time parameter) that `keep` accepts, up to
+    /// `limit`.
+    fn name_totals(
+        &self,
+        sql: &str,
+        time: i64,
+        limit: usize,
+        keep: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Vec<NameTotal>, QueryError> {
+        let mut st = self.conn.prepare(sql)?;
+        let mut rows = st.query([time])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
             let name: String = row.get(0)?;

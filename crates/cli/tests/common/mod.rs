@@ -58,3 +58,46 @@ pub fn query_json(data: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     assert_eq!(v["truncated"], false);
     v["results"].as_array().cloned().unwrap_or_default()
 }
+
+/// Starts `dnsrecall ARGS` (a `serve` with `--listen 127.0.0.1:0`), its stderr to `log`,
+/// and waits for its `listening on http://127.0.0.1:PORT` line: the child and the port.
+pub fn spawn_serve(args: &[&std::ffi::OsStr], log: &Path) -> (std::process::Child, u16) {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let stderr = std::fs::File::create(log).expect("stderr file");
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("DNSRECALL_DATA_DIR")
+        .env("DNSRECALL_CONFIG", "/dev/null")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("start dnsrecall serve");
+    let stdout = child.stdout.take().expect("serve stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Keeps reading so the server never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(line) => {
+                if let Some(rest) = line.trim().strip_prefix("listening on http://127.0.0.1:") {
+                    return (child, rest.trim_end_matches('/').parse().expect("port"));
+                }
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "dnsrecall serve did not say it listens ({e}):\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+        }
+    }
+}
